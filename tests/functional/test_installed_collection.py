@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The built and installed collection: contents, documentation, and the role's refusals before any change."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tarfile
+
+import pytest
+
+pytestmark = pytest.mark.ansible
+
+MODULES = ["platform_facts", "vaultwarden_backup", "vaultwarden_backup_info"]
+FILTERS = [
+    "docker_platform", "bashbrew_arch", "debian_arch", "vaultwarden_image", "image_tag_info",
+    "official_images_library", "official_image_tags", "official_image_platforms", "database_image",
+    "argon2_hash", "argon2_verify",
+]
+
+
+def _doc(installed_collection, kind, name):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed_collection))
+    env.pop("ANSIBLE_CONFIG", None)
+    proc = subprocess.run(
+        ["ansible-doc", "-t", kind, "--json", "homelab.vaultwarden." + name],
+        capture_output=True, text=True, check=False, env=env, cwd=str(installed_collection),
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["homelab.vaultwarden." + name]
+
+
+def test_tarball_holds_the_collection_and_no_caches(collection_tarball):
+    with tarfile.open(collection_tarball) as tar:
+        names = set(tar.getnames())
+    for required in ("MANIFEST.json", "FILES.json", "meta/runtime.yml", "roles/server/meta/argument_specs.yml",
+                     "roles/server/files/official-images/mariadb", "playbooks/site.yml",
+                     "plugins/modules/platform_facts.py", "plugins/filter/vaultwarden_image.py"):
+        assert required in names, required
+    assert not any(name.startswith((".cache/", ".git/", ".ansible/", ".pytest_cache/")) or "__pycache__" in name for name in names)
+
+
+def test_manifest_declares_the_dependency(installed_collection):
+    manifest = json.loads((installed_collection / "ansible_collections/homelab/vaultwarden/MANIFEST.json").read_text())
+    info = manifest["collection_info"]
+    assert (info["namespace"], info["name"]) == ("homelab", "vaultwarden")
+    assert "community.docker" in info["dependencies"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_module_is_documented_in_the_installed_copy(installed_collection, name):
+    doc = _doc(installed_collection, "module", name)
+    assert doc["doc"]["module"] == name
+    assert doc["examples"].strip() and doc["return"]
+    assert {"check_mode", "diff_mode"} <= set(doc["doc"]["attributes"])
+
+
+@pytest.mark.parametrize("name", FILTERS)
+def test_every_filter_is_documented_in_the_installed_copy(installed_collection, name):
+    doc = _doc(installed_collection, "filter", name)
+    assert doc["doc"]["name"] == name
+    assert doc["examples"].strip() and doc["return"]
+
+
+def test_role_argument_spec_is_rendered(installed_collection):
+    doc = _doc(installed_collection, "role", "server")
+    options = doc["entry_points"]["main"]["options"]
+    assert all(name.startswith("vaultwarden_") for name in options)
+    assert options["vaultwarden_variant"]["choices"] == ["debian", "alpine"]
+    assert options["vaultwarden_admin_token"].get("no_log") is True
+
+
+ROLE_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: homelab.vaultwarden.server
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"vaultwarden_version": "raspberry"}, ["legacy", "linux/arm/v7"]),
+        ({"vaultwarden_version": "1.15.1-aarch64"}, ["legacy", "linux/arm64"]),
+        ({"vaultwarden_version": "1.30.0-alpine"}, ["vaultwarden_variant: alpine"]),
+        ({"vaultwarden_variant": "ubuntu"}, ["vaultwarden_variant", "debian", "alpine"]),
+        ({"vaultwarden_user": "1000:1000"}, ["vaultwarden_container_port >= 1024"]),
+        ({"vaultwarden_database": "sqlite", "vaultwarden_database_url": "mysql://u:p@db/vw"}, ["Database settings"]),
+    ],
+)
+def test_role_refuses_bad_requests_before_changing_anything(run_playbook, tmp_path, extra, expected):
+    base = tmp_path / "vaultwarden"
+    result = run_playbook(ROLE_PLAY, extra_vars=dict(extra, vaultwarden_base_dir=str(base)))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    for text in expected:
+        assert text in output, output[-3000:]
+    assert not base.exists()
+    changed = sum(host.get("changed", 0) for host in result.stats.values())
+    assert changed == 0

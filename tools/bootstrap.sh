@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Install and start everything the README commands and the tests need on a fresh Debian 12 machine:
+# Python deps (PyPI), a Docker engine (Debian's docker.io, started if not running), QEMU user emulation
+# with binfmt (F flag), and the tools the offline test world is built with. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[bootstrap %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+APT_PACKAGES=(docker.io buildah docker-registry qemu-user-static binfmt-support debootstrap skopeo jq sqlite3 shellcheck)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    log "apt-get install ${missing[*]}"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# binfmt handlers for foreign architectures (qemu-user-static registers them with the F flag)
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+    [ -e /proc/sys/fs/binfmt_misc/register ] || $SUDO mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
+    $SUDO update-binfmts --enable >/dev/null 2>&1 || true
+    if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+        $SUDO dpkg-reconfigure qemu-user-static >/dev/null 2>&1 || true
+    fi
+fi
+for arch in aarch64 arm; do
+    if ! grep -q '^flags:.*F' "/proc/sys/fs/binfmt_misc/qemu-$arch" 2>/dev/null; then
+        log "binfmt handler qemu-$arch missing or without the F flag"; exit 1
+    fi
+done
+
+if ! docker info >/dev/null 2>&1; then
+    log "starting the Docker engine"
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+        $SUDO systemctl start docker
+    else
+        mkdir -p /var/log
+        $SUDO sh -c 'nohup dockerd >/var/log/dockerd.log 2>&1 &'
+    fi
+    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    docker info >/dev/null 2>&1 || { log "Docker engine did not start; see /var/log/dockerd.log"; exit 1; }
+fi
+
+if ! python3 -c 'import ansible_collections.community.docker, molecule, argon2, pytest' >/dev/null 2>&1 \
+   || [ "${VW_BOOTSTRAP_PIP:-auto}" = "always" ]; then
+    log "pip install -r requirements-test.txt (ansible bundle is ~470 MB, allow a minute)"
+    python3 -m pip install -q -r requirements-test.txt
+fi
+log "ready: $(ansible --version | head -1), Docker $(docker version --format '{{.Server.Version}}')"

@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""python3 -m tools.world build|start|stop|status|move-tag|reset-tags|clean"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from . import config, images, layout, prereqs, publish, registry
+from .util import WorldError, log, step
+
+
+def cmd_build(args) -> None:
+    started = time.monotonic()
+    with step("prerequisites (apt packages, binfmt F flag, Docker engine)"):
+        prereqs.ensure_all()
+        prereqs.ensure_docker()
+    builds = images.all_builds()
+    with step("images (%d exports, --jobs %d)" % (len(builds), args.jobs)):
+        images.Builder(args.jobs).run(builds)
+    images.prune()
+    registry.start()
+    if publish.published() and registry.Client().get_manifest("vaultwarden/server", layout.VAULTWARDEN_TESTING):
+        log("registry content is current (moved tags are kept; `reset-tags` restores the default layout)")
+    else:
+        with step("publish repositories and tags to %s" % config.REGISTRY):
+            counts = publish.publish_all()
+        for repository, count in sorted(counts.items()):
+            log("  %-32s %3d tags" % (repository, count))
+    with step("fleet host images in the Docker engine"):
+        publish.load_fleet_images()
+    log("world ready in %.1fs (cache %s)" % (time.monotonic() - started, config.CACHE_DIR))
+
+
+def cmd_start(_args) -> None:
+    pid = registry.start()
+    log("registry running on %s (pid %d)" % (config.REGISTRY, pid))
+
+
+def cmd_stop(_args) -> None:
+    log("registry stopped" if registry.stop() else "registry was not running")
+
+
+def cmd_status(_args) -> int:
+    pid = registry.running_pid()
+    up = registry.answering()
+    print("cache:    %s" % config.CACHE_DIR)
+    print("registry: %s" % ("running on %s (pid %s)" % (config.REGISTRY, pid) if pid and up else
+                            "NOT ours but something answers on %s" % config.REGISTRY if up else "stopped"))
+    exported = [b for b in images.all_builds() if b.exported()]
+    print("images:   %d of %d built for the current inputs" % (len(exported), len(images.all_builds())))
+    print("content:  %s" % ("current" if publish.published() else "not published for the current inputs (run build)"))
+    if up:
+        client = registry.Client()
+        for repository in client.catalog():
+            tags = client.tags(repository)
+            print("  %-32s %3d tags" % (repository, len(tags)))
+        for repository in ("vaultwarden/server", "bitwardenrs/server"):
+            moving = [t for t in ("latest", "latest-alpine", "alpine", "testing", "testing-alpine") if client.get_manifest(repository, t)]
+            for tag in moving:
+                print("  %s:%s -> %s" % (repository, tag, _points_at(client, repository, tag)))
+    for arch in config.ARCHES.values():
+        name = "%s:%s" % (config.FLEET_IMAGE, arch.fleet_tag)
+        shown = subprocess.run(["docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}/{{.Variant}}", name],
+                               capture_output=True, text=True, check=False)
+        print("  %-24s %s" % (name, shown.stdout.strip().rstrip("/") if shown.returncode == 0 else "missing"))
+    return 0 if pid and up else 1
+
+
+def _points_at(client: registry.Client, repository: str, tag: str) -> str:
+    digest = client.get_manifest(repository, tag)[2]
+    suffix = "-alpine" if "alpine" in tag else ""
+    for version in reversed(layout.versions(repository)):
+        found = client.get_manifest(repository, version + suffix)
+        if found and found[2] == digest:
+            return version + suffix
+    return digest
+
+
+def cmd_move_tag(args) -> None:
+    registry.start()
+    publish.move_tag(args.repository, args.tag, args.version)
+
+
+def cmd_reset_tags(_args) -> None:
+    registry.start()
+    publish.reset_tags()
+
+
+def cmd_clean(_args) -> None:
+    registry.stop()
+    for arch in config.ARCHES.values():
+        subprocess.run(["docker", "rmi", "%s:%s" % (config.FLEET_IMAGE, arch.fleet_tag)], capture_output=True, check=False)
+    storage = ["buildah", "--root", config.path("containers", "storage"), "--runroot", config.path("containers", "run")]
+    if os.path.isdir(config.path("containers")):
+        subprocess.run(storage + ["rm", "--all"], capture_output=True, check=False)
+        subprocess.run(storage + ["rmi", "--all", "--force"], capture_output=True, check=False)
+    # Overlay mounts left by an interrupted build would make rmtree fail.
+    with open("/proc/self/mounts") as handle:
+        mounts = [line.split()[1] for line in handle if line.split()[1].startswith(config.CACHE_DIR + "/")]
+    for mount in sorted(mounts, reverse=True):
+        subprocess.run(["umount", "-l", mount], check=False)
+    shutil.rmtree(config.CACHE_DIR, ignore_errors=True)
+    log("removed %s and the %s images" % (config.CACHE_DIR, config.FLEET_IMAGE))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m tools.world", description="The offline test world (see tools/world/README.md).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="install prerequisites, build what the cache lacks, start the registry, publish")
+    # More jobs than cores pays: debootstrap and apt spend much of their time downloading.
+    build.add_argument("--jobs", type=int, default=int(os.environ.get("VW_WORLD_JOBS", "4")),
+                       help="parallel image builds (default 4, or $VW_WORLD_JOBS)")
+    build.set_defaults(func=cmd_build)
+    commands.add_parser("start", help="start the registry (no-op when it runs)").set_defaults(func=cmd_start)
+    commands.add_parser("stop", help="stop the registry").set_defaults(func=cmd_stop)
+    commands.add_parser("status", help="registry, content and fleet images").set_defaults(func=cmd_status)
+    move = commands.add_parser("move-tag", help="point a moving tag (and its alpine aliases) at another release")
+    move.add_argument("repository", help="e.g. vaultwarden/server")
+    move.add_argument("tag", help="e.g. latest")
+    move.add_argument("version", help="an already built release, e.g. 1.37.2")
+    move.set_defaults(func=cmd_move_tag)
+    commands.add_parser("reset-tags", help="restore the default moving tags").set_defaults(func=cmd_reset_tags)
+    commands.add_parser("clean", help="stop the registry, remove the cache and the fleet host images").set_defaults(func=cmd_clean)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except WorldError as error:
+        log("ERROR: %s" % error)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
