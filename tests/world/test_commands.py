@@ -79,3 +79,16 @@ def test_move_tag_refuses_unknown_release(tags_restored):
     assert result.returncode == 1
     assert "vaultwarden/server:1.36.9 does not exist" in result.stdout and "1.37.2" in result.stdout
     assert digest(world, "latest") == digest(world, "1.37.1")
+
+
+def test_a_checkout_elsewhere_shares_the_cache(world, tmp_path):
+    """Cache keys hash file contents and package-relative names: a clone at another path builds nothing."""
+    import shutil  # pylint: disable=import-outside-toplevel
+    shutil.copytree(CHECKOUT + "/tools/world", str(tmp_path / "tools" / "world"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    status = subprocess.run([sys.executable, "-m", "tools.world", "status"], cwd=str(tmp_path), capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert status.returncode == 0, status.stdout + status.stderr
+    match = re.search(r"images:\s+(\d+) of (\d+) built for the current inputs", status.stdout)
+    assert match and match.group(1) == match.group(2), status.stdout
+    assert "content:  current" in status.stdout

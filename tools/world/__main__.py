@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
@@ -15,12 +17,32 @@ from . import config, images, layout, prereqs, publish, registry
 from .util import WorldError, log, step
 
 
+@contextlib.contextmanager
+def _build_lock():
+    """One build at a time per cache (two checkouts may share it); a second build waits for the first."""
+    os.makedirs(config.CACHE_DIR, exist_ok=True)
+    with open(config.path("build.lock"), "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log("another build holds %s; waiting for it" % config.path("build.lock"))
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def cmd_build(args) -> None:
     started = time.monotonic()
     with step("prerequisites (apt packages, binfmt F flag, Docker engine)"):
         prereqs.ensure_all()
         prereqs.ensure_docker()
+    with _build_lock():
+        _build(args, started)
+
+
+def _build(args, started: float) -> None:
     builds = images.all_builds()
+    # Working containers can only be left over by an interrupted build: this one holds the lock.
+    images.remove_working_containers()
     with step("images (%d exports, --jobs %d)" % (len(builds), args.jobs)):
         images.Builder(args.jobs).run(builds)
     images.prune()

@@ -283,6 +283,17 @@ class Builder:
             raise WorldError("%d image build(s) failed: %s" % (len(errors), "; ".join(str(f.exception()) for f in errors)))
 
 
+def remove_working_containers() -> None:
+    """Remove buildah working containers left behind by an interrupted build (they pin old images)."""
+    if not os.path.isdir(config.path("containers", "storage")):
+        return
+    names = buildah("containers", "--format", "{{.ContainerName}}", capture=True).stdout.split()
+    stale = [name for name in names if name.startswith("world-")]
+    if stale:
+        buildah("rm", *stale, logfile=config.path("logs", "prune.log"))
+        log("removed %d working container(s) left by an interrupted build" % len(stale))
+
+
 def prune() -> None:
     """Remove exports and buildah images of earlier inputs (they are never used again)."""
     builds = all_builds()
