@@ -17,7 +17,7 @@ MODULES = ["platform_facts", "vaultwarden_backup", "vaultwarden_backup_info"]
 FILTERS = [
     "docker_platform", "bashbrew_arch", "debian_arch", "vaultwarden_image", "image_tag_info",
     "official_images_library", "official_image_tags", "official_image_platforms", "database_image",
-    "argon2_hash", "argon2_verify",
+    "argon2_hash", "argon2_verify", "image_platform",
 ]
 
 

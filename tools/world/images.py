@@ -152,8 +152,7 @@ def _install(packages) -> str:
 
 
 def _copy(ctr: str, build: Build, source: str, destination: str, mode: int = 0o755) -> None:
-    os.chmod(source, mode)
-    buildah("copy", "--chown", "0:0", ctr, source, destination, logfile=build.logfile)
+    buildah("copy", "--chown", "0:0", "--chmod", "%o" % mode, ctr, source, destination, logfile=build.logfile)
 
 
 def build_layer(build: Build) -> None:
@@ -173,7 +172,7 @@ class _Layers:
     @staticmethod
     def standin(ctr: str, build: Build) -> list[str]:
         source = os.path.join(config.PACKAGE_DIR, "standin")
-        _copy(ctr, build, os.path.join(source, "vaultwarden.py"), "/vaultwarden")
+        _copy(ctr, build, os.path.join(source, "vaultwarden.py"), "/vaultwarden", 0o644)  # run by start.sh
         _copy(ctr, build, os.path.join(source, "start.sh"), "/start.sh")
         _copy(ctr, build, os.path.join(source, "healthcheck.sh"), "/healthcheck.sh")
         return ["--env", "ROCKET_ADDRESS=0.0.0.0", "--env", "ROCKET_PORT=80", "--env", "ROCKET_PROFILE=release",

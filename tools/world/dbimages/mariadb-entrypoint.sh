@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Entrypoint of the test world's library/mariadb image (Debian's mariadb-server): the runtime interface of the
 # official image that the collection relies on. Initialises /var/lib/mysql on first start from MARIADB_* (or
 # MYSQL_*) variables, then runs mariadbd as the mysql user in the foreground.
@@ -24,7 +24,8 @@ sql_string() {
 }
 
 sql_name() {
-    printf '`%s`' "${1//\`/\`\`}"
+    local tick=$'\x60'  # a backquote: SQL identifiers are quoted with it, doubled inside
+    printf '%s%s%s' "$tick" "${1//$tick/$tick$tick}" "$tick"
 }
 
 initialise() {

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # healthcheck.sh of the test world's library/mariadb image: the checks of the official image's script that
 # the collection uses. --connect: the server accepts TCP connections; --innodb_initialized: InnoDB is ready.
 # Credentials come from the healthcheck user the entrypoint created on first start.

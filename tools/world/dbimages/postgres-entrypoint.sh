@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Entrypoint of the test world's library/postgres image (Debian's postgresql-15): the runtime interface of the
 # official image that the collection relies on. Initialises PGDATA on first start from POSTGRES_PASSWORD,
 # POSTGRES_USER and POSTGRES_DB, listens on all interfaces with password authentication, runs as postgres.

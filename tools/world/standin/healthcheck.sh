@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # GET /alive on the local port, as upstream's healthcheck does with curl. Plain bash (/dev/tcp) because a
 # Python start-up per check costs seconds of CPU under qemu and starves a machine running many emulated servers.
 port="${ROCKET_PORT:-80}"
