@@ -8,9 +8,10 @@ SCENARIOS="${SCENARIOS:-default databases updates legacy}"
 declare -a summary=()
 passed=0; failed=0
 
-# Ansible refuses to run when stdin/stdout/stderr are non-blocking, and a program of an earlier stage (Go
-# binaries such as the docker CLI do this) may have left a shared file description non-blocking. Each stage
-# therefore gets its own /dev/null as stdin, and stdout/stderr are put back into blocking mode first.
+# Ansible refuses to run when stdin/stdout/stderr are non-blocking. CI once failed that way at ansible-lint, after
+# the unit and functional stages had shared one /dev/null as stdin (something had set O_NONBLOCK on it; not
+# reproduced here). Each stage therefore gets its own /dev/null as stdin, and stdout/stderr are put back into
+# blocking mode first, saying so when they were not.
 blocking_stdio() {
     "$PYTHON" - <<'PY'
 import os
