@@ -71,8 +71,8 @@ def file_digest(*paths: str) -> str:
     """Digest of the files' contents and their names relative to the package, so that two checkouts at different
     paths share one cache."""
     digest = hashlib.sha256()
-    for name in sorted(paths, key=lambda item: os.path.relpath(item, PACKAGE_DIR)):
-        digest.update(os.path.relpath(name, PACKAGE_DIR).encode())
+    for relative, name in sorted((os.path.relpath(name, PACKAGE_DIR), name) for name in paths):
+        digest.update(relative.encode())
         with open(name, "rb") as handle:
             digest.update(handle.read())
     return digest.hexdigest()
