@@ -2,62 +2,72 @@
 #   make deploy   deploy vaultwarden on this machine (SQLite), from the local test registry when no
 #                 public registry is reachable
 #   make test     everything: unit, functional (installed collection), world, lint, sanity, molecule
+#
+# Every command that could read stdin gets its own (</dev/null) and starts through tools/blocking-stdio, which
+# puts stdout/stderr back into blocking mode: Ansible refuses non-blocking descriptors, and a program that shares
+# the caller's terminal or pipe may have made them non-blocking. So the commands work from a terminal, from a
+# script with stdin closed or a pipe, over ssh without a tty, and in CI.
 SHELL := /bin/bash
 .ONESHELL:
 .SHELLFLAGS := -euo pipefail -c
 PYTHON ?= python3
 REGISTRY ?= auto
-SCENARIOS ?= default databases updates legacy
+SCENARIOS ?= default updates legacy
+RUN := tools/blocking-stdio
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
+# What pip installs (ansible-playbook, molecule, ansible-lint) sits beside $(PYTHON), maybe not on PATH (pyenv shims).
+export PATH := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))' </dev/null):$(PATH)
 export VW_WORLD_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/homelab-vaultwarden/world
 
 .PHONY: deps collection-link world detect deploy undeploy test unit functional world-test lint sanity molecule bench
 
 deps:
-	bash tools/bootstrap.sh
+	$(RUN) bash tools/bootstrap.sh </dev/null
 
 collection-link:
 	mkdir -p .cache/collections/ansible_collections/homelab
 	ln -sfn $(CURDIR) .cache/collections/ansible_collections/homelab/vaultwarden
 
 world: deps
-	$(PYTHON) -m tools.world build
+	$(RUN) $(PYTHON) -m tools.world build </dev/null
 
 detect: deps collection-link
-	ansible-playbook -i localhost, -c local playbooks/detect.yml -e vaultwarden_registry=$$(tools/pick-registry $(REGISTRY))
+	registry=$$(tools/pick-registry $(REGISTRY) </dev/null)
+	$(RUN) ansible-playbook -i inventories/local/hosts.yml playbooks/detect.yml -e vaultwarden_registry=$$registry </dev/null
 
 deploy: deps collection-link
-	registry=$$(tools/pick-registry $(REGISTRY))
-	if [ "$$registry" = "127.0.0.1:5000" ]; then $(PYTHON) -m tools.world build; fi
-	ansible-playbook -i inventories/local/hosts.yml playbooks/site.yml -e vaultwarden_registry=$$registry
+	registry=$$(tools/pick-registry $(REGISTRY) </dev/null)
+	if [ "$$registry" = "127.0.0.1:5000" ]; then $(RUN) $(PYTHON) -m tools.world build </dev/null; fi
+	$(RUN) ansible-playbook -i inventories/local/hosts.yml playbooks/site.yml -e vaultwarden_registry=$$registry </dev/null
 
 undeploy: deps collection-link
-	ansible-playbook -i inventories/local/hosts.yml playbooks/site.yml -e vaultwarden_state=absent
+	$(RUN) ansible-playbook -i inventories/local/hosts.yml playbooks/site.yml -e vaultwarden_state=absent </dev/null
 
 unit: collection-link
-	$(PYTHON) -m pytest tests/unit -q -n 2
+	$(RUN) $(PYTHON) -m pytest tests/unit -q -n 2 </dev/null
 
 functional: collection-link
-	$(PYTHON) -m pytest tests/functional -q
+	$(RUN) $(PYTHON) -m pytest tests/functional -q </dev/null
 
 world-test: world collection-link
-	$(PYTHON) -m pytest tests/world -q
+	$(RUN) $(PYTHON) -m pytest tests/world -q -n 2 --dist loadgroup </dev/null
 
 lint: collection-link
-	ansible-lint --profile production
+	$(RUN) ansible-lint --profile production </dev/null
 
 sanity:
-	bash tools/sanity.sh
+	$(RUN) bash tools/sanity.sh </dev/null
 
 molecule: world collection-link
 	for s in $(SCENARIOS); do
 	  start=$$(date +%s)
-	  molecule test -s $$s
+	  $(RUN) molecule test -s $$s </dev/null
 	  echo "molecule scenario $$s: $$(( $$(date +%s) - start )) s wall"
 	done
 
-test: deps world collection-link
-	bash tools/test-all.sh
+# tools/test-all.sh installs what is missing and builds the world as its first two (timed) stages.
+test: collection-link
+	$(RUN) bash tools/test-all.sh </dev/null
 
 bench: deps collection-link
-	for b in tools/bench/*.py; do echo "== $$b"; $(PYTHON) $$b; done
+	for b in tools/bench/*.py; do echo "== $$b"; $(RUN) $(PYTHON) $$b </dev/null; done

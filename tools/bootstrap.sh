@@ -9,7 +9,9 @@ log() { printf '[bootstrap %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-APT_PACKAGES=(docker.io buildah docker-registry qemu-user-static binfmt-support debootstrap skopeo jq sqlite3 shellcheck)
+# The world's builder needs mmdebstrap, Debian's archive keyring and Debian's python3 (tools/world/config.py).
+APT_PACKAGES=(docker.io buildah docker-registry qemu-user-static binfmt-support mmdebstrap debian-archive-keyring python3
+              skopeo jq sqlite3 shellcheck)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -50,5 +52,7 @@ if ! python3 -c 'import ansible_collections.community.docker, molecule, argon2, 
    || [ "${VW_BOOTSTRAP_PIP:-auto}" = "always" ]; then
     log "pip install -r requirements-test.txt (ansible bundle is ~470 MB, allow a minute)"
     python3 -m pip install -q -r requirements-test.txt
+    # pyenv finds new programs only after a rehash (make and tools/test-all.sh also put pip's directory on PATH).
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
 fi
 log "ready: $(ansible --version | head -1), Docker $(docker version --format '{{.Server.Version}}')"

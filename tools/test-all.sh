@@ -1,40 +1,54 @@
 #!/usr/bin/env bash
-# The whole test suite, stage by stage, with wall times. Every stage runs even if an earlier one failed;
-# the exit code is non-zero if any stage failed. Called by `make test` (after deps and world).
+# The whole test suite, stage by stage, with wall times, and the total against the budget (docs/testing.md).
+# Every stage runs even if an earlier one failed; the exit code is non-zero if any stage failed. Called by
+# `make test`. The first two stages install what is missing (tools/bootstrap.sh) and build the offline world.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 PYTHON="${PYTHON:-python3}"
-SCENARIOS="${SCENARIOS:-default databases updates legacy}"
+# The programs pip installs (molecule, ansible-lint, ansible-test) live beside that Python; a pyenv or user install
+# may not have them on PATH (pyenv's shims need a rehash after pip installs), so put that directory first.
+PATH="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("scripts"))' </dev/null):$PATH"
+export PATH
+SCENARIOS="${SCENARIOS:-default updates legacy}"
+# The whole suite on a fresh 2-core machine (cold world included) must fit in this many minutes (CI allows 90).
+BUDGET_MINUTES="${VW_TEST_BUDGET_MINUTES:-45}"
 declare -a summary=()
+declare -a failures=()
 passed=0; failed=0
+# Each stage's output is kept so that the summary can repeat what failed: CI shows only the end of the log.
+logdir=$(mktemp -d "${TMPDIR:-/tmp}/homelab-vw-test-all.XXXXXX")
+trap 'rm -rf "$logdir"' EXIT
+suite_start=$(date +%s)
 
-# Ansible refuses to run when stdin/stdout/stderr are non-blocking. CI once failed that way at ansible-lint, after
-# the unit and functional stages had shared one /dev/null as stdin (something had set O_NONBLOCK on it; not
-# reproduced here). Each stage therefore gets its own /dev/null as stdin, and stdout/stderr are put back into
-# blocking mode first, saying so when they were not.
-blocking_stdio() {
-    "$PYTHON" - <<'PY'
-import os
-for fd in (1, 2):
-    try:
-        if not os.get_blocking(fd):
-            print("test-all: fd %d was left non-blocking by an earlier stage; restored" % fd)
-            os.set_blocking(fd, True)
-    except OSError:
-        pass
-PY
+duration() {  # 754 -> 12m34s
+    local s=$1
+    if [ "$s" -ge 60 ]; then printf '%dm%02ds' $((s / 60)) $((s % 60)); else printf '%ds' "$s"; fi
 }
 
+# Ansible refuses to run when stdin/stdout/stderr are non-blocking, and the O_NONBLOCK flag is shared by every
+# process holding the same terminal, pipe or CI log. Each stage therefore gets its own /dev/null as stdin, and
+# tools/blocking-stdio puts the shared stdout/stderr back into blocking mode first, saying so when they were not.
 stage() {
     local name="$1"; shift
     local start rc
     start=$(date +%s)
     printf '\n===== stage %s: %s\n' "$name" "$*"
-    blocking_stdio
-    "$@" </dev/null; rc=$?
+    tools/blocking-stdio true </dev/null
+    "$@" </dev/null 2>&1 | tee "$logdir/$name.log"; rc=${PIPESTATUS[0]}
     local secs=$(( $(date +%s) - start ))
-    if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); summary+=("PASS  ${secs}s  $name")
-    else failed=$((failed + 1)); summary+=("FAIL  ${secs}s  $name (exit $rc)"); fi
+    if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); summary+=("PASS  $(printf '%7s' "$(duration "$secs")")  $name")
+    else
+        failed=$((failed + 1)); summary+=("FAIL  $(printf '%7s' "$(duration "$secs")")  $name (exit $rc)")
+        failures+=("--- $name: $(failure_lines "$logdir/$name.log")")
+    fi
+}
+
+# What a failed stage said: pytest's FAILED/ERROR lines, Ansible's failed tasks, Molecule's errors, else the last lines.
+failure_lines() {
+    local found
+    found=$(grep -E '^(FAILED|ERROR) |^E   |fatal: \[|failed: \[|CRITICAL|^ERROR' "$1" | cut -c1-400 | head -n 25)
+    [ -n "$found" ] || found=$(tail -n 15 "$1" | cut -c1-400)
+    printf '\n%s' "$found"
 }
 
 # pytest exits 5 when it collected nothing: acceptable only when the directory really holds no test file.
@@ -47,18 +61,32 @@ pytest_dir() {
     return "$rc"
 }
 
+stage bootstrap bash tools/bootstrap.sh
+stage world-build "$PYTHON" -m tools.world build
 stage unit pytest_dir tests/unit -q -n 2
 stage functional pytest_dir tests/functional -q
 stage ansible-lint ansible-lint --profile production
 stage sanity bash tools/sanity.sh
-stage world pytest_dir tests/world -q
+stage world pytest_dir tests/world -q -n 2 --dist loadgroup
 for s in $SCENARIOS; do
     if [ -d "extensions/molecule/$s" ]; then
         stage "molecule-$s" molecule test -s "$s"
     fi
 done
 
+total=$(( $(date +%s) - suite_start ))
+budget=$(( BUDGET_MINUTES * 60 ))
 printf '\n===== summary\n'
 printf '%s\n' "${summary[@]}"
 echo "stages: ${passed} passed, ${failed} failed"
+if [ "${#failures[@]}" -gt 0 ]; then
+    printf '\n===== what failed\n'
+    printf '%s\n' "${failures[@]}"
+fi
+"$PYTHON" -m tools.world timings </dev/null 2>/dev/null
+if [ "$total" -le "$budget" ]; then
+    echo "total $(duration "$total") of the $(duration "$budget") budget: within, $(duration $((budget - total))) to spare"
+else
+    echo "total $(duration "$total") of the $(duration "$budget") budget: OVER BUDGET by $(duration $((total - budget)))"
+fi
 [ "$failed" -eq 0 ]

@@ -10,11 +10,14 @@ version_added: 0.1.0
 author: homelab.vaultwarden maintainers (@homelab)
 description:
   - Tells what a vaultwarden / bitwarden_rs tag is - its version, variant and channel, whether it is a retired
-    per-architecture tag (C(raspberry), C(armv6), C(aarch64), C(X.Y.Z-<arch>); removed from Docker Hub on
-    2021-01-14) and what replaces it, and whether it follows the Docker official-images tag naming rules
-    (only C(latest) may contain the word "latest"; one tag for every architecture).
-  - Fails on strings that are no vaultwarden tag (C(v1.30.0), C(1.30), C(foo)) and on C(X.Y.Z-arm32v6) outside
-    1.16.1 to 1.27.x, naming the tag to use.
+    per-architecture tag (C(raspberry), C(armv6), C(aarch64), C(X.Y.Z-<arch>); the moving ones were removed from
+    Docker Hub on 2021-01-14, when the versioned ones went is not recorded) and what replaces it, and whether it
+    follows the Docker official-images tag naming rules (only C(latest) may contain the word "latest"; one tag for
+    every architecture).
+  - Release tags are C(X.Y.Z), except C(1.14) (the release after 1.13.1, tagged without a patch number).
+  - Fails, naming the tag to use, on strings that are no vaultwarden tag (C(v1.30.0), C(1.30), C(foo)) and on tags
+    upstream never pushed - C(1.14.0), C(X.Y.Z-arm32v6) outside 1.16.1 to 1.27.x, C(X.Y.Z-raspberry) /
+    C(-aarch64) / C(-armv6) outside the releases that carried those Dockerfiles (1.1.0 / 1.3.0 / 1.8.0 to 1.15.x).
 options:
   _input:
     description: The tag, for example V(latest-alpine) or V(1.30.0).
@@ -47,7 +50,9 @@ _value:
       description: The tag as given.
       type: string
     version:
-      description: C(X.Y.Z) of a pinned tag, V(null) for moving tags.
+      description:
+        - The release of a pinned tag as upstream tagged it (C(X.Y.Z), or C(1.14)), V(null) for moving tags.
+        - Order versions with C(vaultwarden_catalogue.release_version()), which reads C(1.14) as 1.14.0.
       type: string
     variant:
       description: V(debian) or V(alpine).
@@ -65,7 +70,7 @@ _value:
       description: What to use instead of a legacy tag, or V(null).
       type: string
     retired:
-      description: Date the legacy tags were removed (C(2021-01-14)), or V(null).
+      description: Date the moving legacy tags were removed (C(2021-01-14)), or V(null).
       type: string
     official_naming:
       description: Whether the tag follows the official-images tag naming rules.

@@ -10,7 +10,8 @@ version_added: 0.1.0
 author: homelab.vaultwarden maintainers (@homelab)
 description:
   - Lists the canonical OCI platforms (C(linux/arm/v7)) of a tag of an official-images library. A shared tag
-    (C(SharedTags)) unites the platforms of every entry that carries it.
+    (C(SharedTags)) unites the platforms of every entry that carries it; each platform comes from the entry that
+    carries it (C(caddy:2) is the Alpine entry on Linux and the Windows entries on C(windows/amd64)).
   - Fails when the library has no such tag, listing some tags it does have.
 positional: tag
 options:

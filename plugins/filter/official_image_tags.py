@@ -35,7 +35,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: Tags, in file order, without duplicates; empty when no tag has an image for the platform.
+  description: Tags, in file order, without duplicates; empty when no tag has an image for the platform, and for an
+    image without tags (a deprecated image's library file, such as C(notary)).
   type: list
   elements: string
 """

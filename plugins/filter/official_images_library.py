@@ -13,6 +13,8 @@ description:
     reads) - a global entry first, blank-line separated entries, C(#) comments, indented continuation lines
     and C(ARCH-Field) overrides such as C(arm32v7-GitCommit).
   - Returns one dict per entry, with the global entry's fields applied as defaults.
+  - A file with a global entry and no tagged entry (docker-library keeps those for deprecated images such as
+    C(notary)) is valid and returns V([]) - the image has no tags.
   - Fails, naming the line, on a line without C(:), a continuation line with nothing to continue, a tag used
     twice, an unknown architecture, an entry without tags, or an empty file.
 positional: name
@@ -39,7 +41,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: The entries that have tags, in file order.
+  description: The entries that have tags, in file order; empty for an image without tags.
   type: list
   elements: dict
   contains:

@@ -13,12 +13,17 @@ description:
     collection's image catalogue (eras C(mprasil/bitwarden), C(bitwardenrs/server[-mysql|-postgresql]),
     C(vaultwarden/server); architectures per release and variant; mirrors; C(-arm32v6) tags; retired tags).
   - Pure and offline; nothing is asked of any registry. Any well-formed C(X.Y.Z) is placed in its era by range, so
-    releases newer than the catalogue are selectable.
+    releases newer than the catalogue are selectable. The catalogue is checked against every release tag upstream
+    published (C(tools/upstream)).
   - Refuses, with the fix in the message, retired per-architecture tags (C(raspberry), C(armv6), C(aarch64)),
-    tag suffixes given as a version (C(1.30.0-alpine)), combinations that were never published (Alpine on arm/v6
-    before 1.24.0, the C(-mysql) image of 1.16 on ARM, C(i386), Windows), mirrors before 1.28.0, databases before
-    their first image, known-bad releases, and an arm/v6 host whose Docker is older than 20.10.0 on a release
-    without an C(X.Y.Z-arm32v6) tag (moby/moby#41017).
+    tag suffixes given as a version (C(1.30.0-alpine)), tags never pushed (C(1.14.0) - the release is tagged
+    C(1.14)), combinations that were never published (Alpine before 1.1.0, Alpine with MySQL in 1.17.0 to 1.23.x
+    and with PostgreSQL in 1.17.0 or off amd64 before 1.24.0, Alpine on arm/v6 before 1.24.0, the C(-mysql) image
+    of 1.16 on ARM, C(i386), Windows), mirrors before 1.28.0, databases before their first image (MySQL 1.10.0,
+    PostgreSQL 1.11.0), known-bad releases (the Debian arm/v6 images of 1.25.0 and 1.29.2), and an arm/v6 host
+    whose Docker is older than 20.10.0 on a release without an C(X.Y.Z-arm32v6) tag (moby/moby#41017).
+  - Choices that rest on a fact upstream's files do not pin down (tag names before 1.16.0 came from Docker Hub's
+    build settings) are made and reported in RV(_value.warnings).
 positional: version, database, variant, registry, docker_version
 options:
   _input:
@@ -29,7 +34,8 @@ options:
     required: true
   version:
     description:
-      - V(latest), V(testing) or a full C(X.Y.Z). No C(v) prefix and no C(X.Y) aliases (vaultwarden publishes none).
+      - V(latest), V(testing) or a release tag C(X.Y.Z) (or V(1.14), the one release upstream tagged without a patch
+        number). No C(v) prefix and no C(X.Y) aliases (vaultwarden publishes none).
       - V(omit) means V(latest).
     type: string
     default: latest
@@ -103,7 +109,7 @@ _value:
       description: One of V(latest), V(testing), V(pinned).
       type: string
     version:
-      description: The pinned version, or V(null) for moving tags.
+      description: The pinned release as upstream tagged it (C(1.32.0), C(1.14)), or V(null) for moving tags.
       type: string
     variant:
       description: V(debian) or V(alpine).
@@ -111,6 +117,19 @@ _value:
     database:
       description: The canonical backend (V(sqlite), V(mysql), V(postgresql)).
       type: string
+    warnings:
+      description:
+        - Things to tell the user about a choice that was made - it rests on an uncertain catalogue fact (the message
+          names the fact and its evidence), or the Docker version is unknown on an arm/v6 host (moby/moby#41017).
+      type: list
+      elements: string
+    non_root_capabilities:
+      description:
+        - Linux capabilities (without C(CAP_)) the image's binary carries as file capabilities, which a container run
+          as a non-root user must keep (with C(--cap-drop=ALL), add them back) or the kernel refuses to start it.
+        - C([NET_BIND_SERVICE]) for 1.28.0 (dani-garcia/vaultwarden#3386), empty for every other release.
+      type: list
+      elements: string
 """
 
 from ansible.errors import AnsibleFilterError

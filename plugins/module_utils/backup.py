@@ -9,6 +9,12 @@ A backup is a directory ``<backup_dir>/<UTC YYYYmmddTHHMMSSZ>[.<n>][-<label>]/``
 the data directory's files and a ``manifest.json`` that lists every file with its size and sha256.
 Only directories whose manifest carries ``MANIFEST_FORMAT`` are ever treated as backups (listed,
 pruned or restored from); anything else in ``backup_dir`` is left alone.
+
+Backups hold the whole vault, so they are always 0600 files in 0700 directories, and the backup root is
+tightened to 0700. Every path a manifest names is confined to its root after resolving symbolic links.
+Housekeeping only ever deletes what this code created and can prove it created: backup directories
+with our manifest, ``.pre-restore-*`` directories with our marker, and temporary directories whose
+owner file names a process that is gone (or, without one, that are older than ``LEFTOVER_MAX_AGE``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,9 +28,11 @@ import json
 import os
 import re
 import shutil
+import socket
 import sqlite3
 import stat
 import tempfile
+import time
 
 try:
     from urllib.request import pathname2url
@@ -49,9 +57,20 @@ STAGING_PREFIX = ".restore-staging-"
 PRE_RESTORE_PREFIX = ".pre-restore-"
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 DEFAULT_DIR_MODE = 0o700
+FILE_MODE = 0o600
+OWNER_NAME = ".owner.json"
+PRE_RESTORE_MARKER = ".homelab-vaultwarden-pre-restore.json"
+PRE_RESTORE_FORMAT = "homelab.vaultwarden.pre-restore"
+DEFAULT_PRE_RESTORE_RETENTION = 1
+# A temporary directory without a readable owner file (written by an older version, or killed in the
+# instant between removing the file and publishing) is only removed once no backup can still be filling it.
+LEFTOVER_MAX_AGE = 24 * 3600
+# Directories shared by every user: tightening them to 0700 would break the system, and anyone could race us there.
+SHARED_DIRS = ("/", "/tmp", "/var/tmp", "/dev/shm", "/var", "/home", "/srv", "/opt", "/mnt", "/media")
 
 _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 _NAME_RE = re.compile(r"^(?P<stamp>\d{8}T\d{6}Z)(?:\.(?P<seq>\d+))?(?:-(?P<label>.+))?$")
+_PRE_RESTORE_RE = re.compile(r"^\.pre-restore-\d{8}T\d{6}Z(?:\.\d+)?$")
 _CHUNK = 1024 * 1024
 _MAX_REPORTED_PROBLEMS = 10
 
@@ -72,9 +91,14 @@ def utc_now():
 
 
 def parse_mode(value):
-    """Directory mode from an octal string ('0700', '750') or an int (YAML's unquoted 0700 is 448)."""
+    """The ``mode`` option: only ``0700`` is accepted, written as an octal string or an int (YAML's 0700 is 448).
+
+    Backups hold the whole vault (the database, config.json with the admin token, the token signing keys),
+    so no group or other bit is ever allowed; the option stays only so that tasks passing '0700' keep working.
+    """
     if isinstance(value, bool):
-        raise BackupError("mode %r is not an octal permission; use a quoted octal string such as '0700'" % (value,))
+        raise BackupError("mode %r is not an octal permission; backups are always 0700 directories with 0600 files: "
+                          "remove mode from the task (or set it to '0700')" % (value,))
     if isinstance(value, int):
         mode = value
     else:
@@ -84,18 +108,30 @@ def parse_mode(value):
         try:
             mode = int(text, 8)
         except ValueError:
-            raise BackupError("mode %r is not an octal permission; use a quoted octal string such as '0700'" % (value,))
+            raise BackupError("mode %r is not an octal permission; backups are always 0700 directories with 0600 files: "
+                              "remove mode from the task (or set it to '0700')" % (value,))
     if mode < 0 or mode > 0o777:
-        raise BackupError("mode %r is outside 0000-0777; use a quoted octal string such as '0700'" % (value,))
-    if mode & 0o700 != 0o700:
-        raise BackupError("mode %r denies the owner rwx on backup directories, so backups could not be written or read back; "
-                          "use '0700' (or '0750' to let the group read)" % (value,))
+        raise BackupError("mode %r is outside 0000-0777; backups are always 0700 directories with 0600 files: "
+                          "remove mode from the task (or set it to '0700')" % (value,))
+    if mode & 0o077:
+        raise BackupError("mode %r (%04o) gives the group or others access to backups, which hold the whole vault "
+                          "(database, config.json with the admin token, rsa_key*); backups are always 0700 directories "
+                          "with 0600 files: remove mode from the task (or set it to '0700')" % (value, mode))
+    if mode != 0o700:
+        raise BackupError("mode %r (%04o) denies the owner rwx on backup directories, so backups could not be written or "
+                          "read back; remove mode from the task (or set it to '0700')" % (value, mode))
     return mode
 
 
 def file_mode_for(dir_mode):
-    """Files get the directory mode without execute bits (0700 -> 0600, 0750 -> 0640)."""
+    """Files get the directory mode without execute bits: 0700 -> 0600."""
     return dir_mode & 0o666
+
+
+def validate_retention(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BackupError("%s %r must be 0 (keep every one) or a positive number to keep" % (name, value))
+    return value
 
 
 def validate_label(label):
@@ -194,6 +230,172 @@ def _remove_path(path):
         shutil.rmtree(path)
     elif _lexists(path):
         os.unlink(path)
+
+
+def _within(path, root):
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _resolves_within(root, relpath):
+    """The real path of ``root/relpath`` when it stays inside the real ``root``, else None.
+
+    realpath, not abspath: a symbolic link anywhere on the way (even the last component) must not lead out.
+    """
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(_join(real_root, relpath))
+    return real if _within(real, real_root) else None
+
+
+def _existing_ancestor(path):
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
+def free_bytes(path):
+    """Bytes this process can still write on the filesystem of ``path`` (root may use the reserved blocks)."""
+    info = os.statvfs(_existing_ancestor(path))
+    blocks = info.f_bfree if os.geteuid() == 0 else info.f_bavail
+    return blocks * info.f_frsize
+
+
+def _is_disk_full(error):
+    if isinstance(error, (OSError, IOError)):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(error, sqlite3.Error):
+        # SQLITE_FULL is 13; Python < 3.11 has no sqlite_errorcode, only the message
+        return getattr(error, "sqlite_errorcode", None) == 13 or "database or disk is full" in str(error)
+    return False
+
+
+def _no_space_message(what, where, needed, outcome):
+    free = free_bytes(where)
+    if free < needed:
+        return "no space left on %s (%d bytes free, %s needs about %d); %s" % (where, free, what, needed, outcome)
+    # the estimate fit, yet writing failed: the copy grew or something else filled the filesystem meanwhile
+    return ("no space left on %s (%d bytes free now, %s needs about %d, but the filesystem ran full while it was "
+            "written); %s" % (where, free, what, needed, outcome))
+
+
+# ---------------------------------------------------------------------------------------------
+# Who made a temporary directory, and is it still working in it
+
+
+def _read_text(path):
+    try:
+        with open(path, "r") as handle:
+            return handle.read()
+    except (OSError, IOError):
+        return None
+
+
+def _boot_id():
+    text = _read_text("/proc/sys/kernel/random/boot_id")
+    return text.strip() if text else None
+
+
+def _start_ticks(pid):
+    """Start time of ``pid`` since boot (Linux): tells a live owner from a new process that reuses its pid."""
+    text = _read_text("/proc/%d/stat" % pid)
+    if not text:
+        return None
+    try:
+        return int(text.rsplit(")", 1)[1].split()[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def owner_record():
+    pid = os.getpid()
+    return {"pid": pid, "host": socket.gethostname(), "boot_id": _boot_id(), "start_ticks": _start_ticks(pid),
+            "started_at": time.time()}
+
+
+def _write_owner(directory):
+    fd = os.open(os.path.join(directory, OWNER_NAME), os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(owner_record(), handle)
+
+
+def _process_state(pid, start_ticks):
+    try:
+        os.kill(pid, 0)
+    except OSError as error:
+        if error.errno == errno.ESRCH:
+            return "dead"
+        if error.errno != errno.EPERM:   # EPERM: it exists, owned by someone else
+            return "unknown"
+    current = _start_ticks(pid)
+    if start_ticks is not None and current is not None and current != start_ticks:
+        return "dead"   # the pid was reused
+    return "alive"
+
+
+def leftover_state(path, now=None):
+    """Judge a temporary directory: ('alive' | 'dead' | 'stale' | 'young', why)."""
+    now = time.time() if now is None else now
+    owner = None
+    text = _read_text(os.path.join(path, OWNER_NAME))
+    if text:
+        try:
+            owner = json.loads(text)
+        except ValueError:
+            owner = None
+    if isinstance(owner, dict) and isinstance(owner.get("pid"), int) and owner.get("host") == socket.gethostname():
+        mine = _boot_id()
+        if owner.get("boot_id") and mine and owner["boot_id"] != mine:
+            return "dead", "its process %d ran before the host rebooted" % owner["pid"]
+        state = _process_state(owner["pid"], owner.get("start_ticks"))
+        if state == "dead":
+            return "dead", "its process %d is gone" % owner["pid"]
+        if state == "alive":
+            return "alive", "its process %d is still running" % owner["pid"]
+    touched = [os.path.join(path, name) for name in (".", OWNER_NAME)]
+    try:
+        age = now - max(os.lstat(entry).st_mtime for entry in touched if _lexists(entry))
+    except (OSError, ValueError):
+        age = 0
+    where = "another host (%s)" % owner.get("host") if isinstance(owner, dict) and owner.get("host") else "an unknown process"
+    if age > LEFTOVER_MAX_AGE:
+        return "stale", "made by %s and untouched for %d s" % (where, age)
+    return "young", "made by %s %d s ago; it may still be running" % (where, age)
+
+
+def find_leftovers(directory, prefix, now=None):
+    """Our temporary directories in ``directory`` (names starting with ``prefix``), each judged."""
+    if not os.path.isdir(directory):
+        return []
+    found = []
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if not name.startswith(prefix) or os.path.islink(path) or not os.path.isdir(path):
+            continue
+        state, why = leftover_state(path, now)
+        found.append({"path": path, "state": state, "reason": why, "removable": state in ("dead", "stale")})
+    return found
+
+
+def clean_leftovers(directory, prefix, check_mode=False, now=None):
+    """Remove the temporary directories of runs that are gone. Returns (removed, kept) lists of dicts."""
+    removed = []
+    kept = []
+    for entry in find_leftovers(directory, prefix, now):
+        if not entry["removable"]:
+            kept.append(entry)
+            continue
+        if not check_mode:
+            try:
+                shutil.rmtree(entry["path"])
+            except OSError as error:
+                entry["reason"] += "; removing it failed: %s" % error
+                kept.append(entry)
+                continue
+        removed.append(entry)
+    return removed, kept
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,6 +545,9 @@ def snapshot_sqlite(source, dest):
         finally:
             dst.close()
     except sqlite3.DatabaseError as error:
+        if _is_disk_full(error):
+            # the destination is full: the source is fine, and the caller names the filesystem and the sizes
+            raise OSError(errno.ENOSPC, "writing the SQLite copy failed: %s" % error, dest)
         raise BackupError("SQLite backup of %s failed (%s); check that the file is a healthy vaultwarden database" % (source, error))
     finally:
         src.close()
@@ -399,53 +604,249 @@ def _backup_name(stamp, sequence, label):
     return name + "-" + label if label else name
 
 
+def check_backup_dir(data_dir, backup_dir):
+    """Refuse a backup root inside the data directory (through symbolic links too) or a directory shared by everyone."""
+    real_data = os.path.realpath(data_dir)
+    real_backup = os.path.realpath(backup_dir)
+    if _within(real_backup, real_data):
+        via = "" if (real_data, real_backup) == (data_dir, backup_dir) else " (%s, resolving symbolic links)" % real_backup
+        raise BackupError("backup_dir %s is inside data_dir %s%s, so every backup would contain the previous ones and the "
+                          "server's container would see them; put backups beside the data directory, e.g. %s"
+                          % (backup_dir, data_dir, via, data_dir.rstrip(os.sep) + "-backups"))
+    if real_backup in SHARED_DIRS:
+        raise BackupError("backup_dir %s is a directory shared by other users and programs; backups must live in a "
+                          "directory of their own that is tightened to 0700: use a subdirectory such as %s"
+                          % (backup_dir, os.path.join(backup_dir, "vaultwarden-backups")))
+
+
+def _tighten(path, mode, check_mode):
+    """Narrow ``path`` to exactly ``mode``; returns the mode it had when that was different, else None."""
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        return None
+    before = stat.S_IMODE(info.st_mode)
+    if before == mode:
+        return None
+    if not check_mode:
+        os.chmod(path, mode)
+    return before
+
+
+def tighten_backups(backup_dir, check_mode=False):
+    """The backup root and every backup in it (ours only) to 0700 directories and 0600 files.
+
+    Backups taken by earlier versions with a wider ``mode`` are narrowed too. Returns (tightened paths, warnings).
+    """
+    tightened = []
+    warnings = []
+    if not os.path.isdir(backup_dir):
+        return tightened, warnings
+    before = _tighten(backup_dir, DEFAULT_DIR_MODE, check_mode)
+    if before is not None:
+        tightened.append(backup_dir)
+        warnings.append("backup_dir %s had mode %04o; %s to 0700 because backups hold the whole vault"
+                        % (backup_dir, before, "it would be tightened" if check_mode else "tightened it"))
+    owner = os.stat(backup_dir).st_uid
+    if owner != os.geteuid():
+        warnings.append("backup_dir %s belongs to uid %d, not to the user taking the backups (uid %d); that user can read "
+                        "every backup: chown it to uid %d" % (backup_dir, owner, os.geteuid(), os.geteuid()))
+    for entry in list_backups(backup_dir):
+        narrowed = False
+        for current, _dirnames, filenames in os.walk(entry["path"]):
+            if _tighten(current, DEFAULT_DIR_MODE, check_mode) is not None:
+                narrowed = True
+            for name in filenames:
+                path = os.path.join(current, name)
+                if os.path.isfile(path) and not os.path.islink(path) and _tighten(path, FILE_MODE, check_mode) is not None:
+                    narrowed = True
+        if narrowed:
+            tightened.append(entry["path"])
+    return tightened, warnings
+
+
+def _housekeeping(result, backup_dir, data_dir, pre_restore_retention, check_mode):
+    """Tighten the backups, remove the leftovers of killed runs, keep few pre-restore copies; fills ``result``."""
+    tightened, warnings = tighten_backups(backup_dir, check_mode)
+    result["tightened"] = tightened
+    result["warnings"].extend(warnings)
+    removed, kept = clean_leftovers(backup_dir, TEMP_PREFIX, check_mode)
+    staging_removed, staging_kept = clean_leftovers(data_dir, STAGING_PREFIX, check_mode)
+    result["leftovers_removed"] = [entry["path"] for entry in removed + staging_removed]
+    for entry in removed + staging_removed:
+        result["warnings"].append("%s %s left over from an interrupted run (%s)"
+                                  % (entry["path"], "would be removed:" if check_mode else "removed:", entry["reason"]))
+    for entry in kept + staging_kept:
+        result["warnings"].append(_kept_warning(entry))
+    pruned, unmarked = prune_pre_restore(data_dir, pre_restore_retention, check_mode)
+    result["pre_restore_pruned"] = pruned
+    for path in unmarked:
+        result["warnings"].append("%s looks like a pre-restore copy but carries no %s marker (an earlier version or someone "
+                                  "else made it), so it is never removed automatically; it holds a copy of the vault: "
+                                  "delete it once you no longer need it" % (path, PRE_RESTORE_MARKER))
+    return bool(tightened or result["leftovers_removed"] or pruned)
+
+
+def _kept_warning(entry):
+    if entry["state"] == "alive":
+        later = "a later run removes it once that process is gone"
+    elif entry["state"] == "young":
+        later = "a later run removes it once it is %d s old" % LEFTOVER_MAX_AGE
+    else:
+        later = "remove it by hand once no backup or restore is running"
+    return "%s is a temporary directory of another run, kept because %s; %s" % (entry["path"], entry["reason"], later)
+
+
+def _estimate_size(items):
+    """Bytes a backup of ``items`` takes, from the sources (the SQLite copy is about the size of the main file)."""
+    total = 0
+    for item in items:
+        if os.path.isdir(item.source) and not os.path.islink(item.source):
+            for current, _dirnames, filenames in os.walk(item.source):
+                for name in filenames:
+                    try:
+                        total += os.lstat(os.path.join(current, name)).st_size
+                    except OSError:
+                        pass
+        else:
+            try:
+                total += os.lstat(item.source).st_size
+            except OSError:
+                pass
+    return total
+
+
 def create_backup(data_dir, backup_dir, label=None, database="sqlite", sqlite_path=None, extra_files=None,
-                  include_icon_cache=False, retention=5, mode=DEFAULT_DIR_MODE, check_mode=False, now=None):
+                  include_icon_cache=False, retention=5, mode=DEFAULT_DIR_MODE, check_mode=False, now=None,
+                  move_extra_files=False, pre_restore_retention=DEFAULT_PRE_RESTORE_RETENTION):
     """Take a backup of ``data_dir`` into a new directory under ``backup_dir``, then apply retention.
 
-    Returns a dict: changed, backup_path, manifest, pruned, missing, warnings, msg.
+    Returns a dict: changed, backup_path, manifest, pruned, missing, tightened, leftovers_removed,
+    pre_restore_pruned, extra_files_removed, warnings, msg.
     """
     label = validate_label(label)
     dir_mode = parse_mode(mode)
-    if retention is None or retention < 0:
-        raise BackupError("retention %r must be 0 (keep every backup) or a positive number of backups to keep" % (retention,))
+    validate_retention("retention", retention)
+    validate_retention("pre_restore_retention", pre_restore_retention)
     data_dir = os.path.abspath(data_dir)
     backup_dir = os.path.abspath(backup_dir)
-    if backup_dir == data_dir or backup_dir.startswith(data_dir + os.sep):
-        raise BackupError("backup_dir %s is inside data_dir %s, so every backup would contain the previous ones; "
-                          "put backups beside the data directory, e.g. %s" % (backup_dir, data_dir, data_dir.rstrip(os.sep) + "-backups"))
+    check_backup_dir(data_dir, backup_dir)
     items, missing, sqlite_relative = plan_backup(data_dir, database, sqlite_path, extra_files, include_icon_cache)
-    result = {"changed": False, "backup_path": None, "manifest": None, "pruned": [], "missing": missing, "warnings": []}
+    if move_extra_files:
+        _check_movable(items, data_dir, backup_dir)
+    result = {"changed": False, "backup_path": None, "manifest": None, "pruned": [], "missing": missing,
+              "extra_files_removed": [], "warnings": []}
+    housekept = _housekeeping(result, backup_dir, data_dir, pre_restore_retention, check_mode)
     if not _has_content(items):
+        result["changed"] = housekept
         result["msg"] = "nothing to back up in %s (fresh install?): none of the vaultwarden files exist yet" % data_dir
         return result
 
     now = now or utc_now()
+    needed = _estimate_size(items)
+    free = free_bytes(backup_dir)
+    if free < needed:
+        raise BackupError(_no_space_message("backup", backup_dir, needed,
+                                            "free space there, lower retention or set backup_dir to a larger disk; "
+                                            "no backup was started"))
     if check_mode:
         name = _backup_name(now.strftime(STAMP_FORMAT), 1, label)
         result.update(changed=True, planned=[item.as_dict() for item in items],
                       pruned=prune_backups(backup_dir, retention, data_dir=data_dir, check_mode=True, pending_new=1),
+                      extra_files_removed=[item.source for item in items if item.kind == "extra"] if move_extra_files else [],
                       msg="would back up %d item(s) of %s into %s" % (len(items), data_dir, os.path.join(backup_dir, name)))
         return result
 
     file_mode = file_mode_for(dir_mode)
     if not os.path.isdir(backup_dir):
         os.makedirs(backup_dir, dir_mode)
-    temp_dir = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=backup_dir)
+        os.chmod(backup_dir, dir_mode)
+    temp_dir = None
     try:
+        temp_dir = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=backup_dir)
         os.chmod(temp_dir, dir_mode)
+        _write_owner(temp_dir)
         manifest = _fill_backup(temp_dir, items, data_dir, database, sqlite_relative, label, now, file_mode, dir_mode, result["warnings"])
         manifest["missing"] = missing
         _write_manifest(temp_dir, manifest, file_mode)
+        os.unlink(os.path.join(temp_dir, OWNER_NAME))
         final = _publish(temp_dir, backup_dir, now.strftime(STAMP_FORMAT), label)
-    except BaseException:
-        shutil.rmtree(temp_dir, ignore_errors=True)
+    except BaseException as error:
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        if _is_disk_full(error):
+            raise BackupError(_no_space_message("backup", backup_dir, needed,
+                                                "free space there, lower retention or set backup_dir to a larger disk; "
+                                                "the temporary backup directory was removed (%s)" % error))
         raise
+    if move_extra_files:
+        result["extra_files_removed"] = _remove_extra_sources(items, manifest, result["warnings"])
     result.update(changed=True, backup_path=final, manifest=manifest,
                   pruned=prune_backups(backup_dir, retention, data_dir=data_dir),
                   msg="backed up %d file(s), %d byte(s) of %s into %s"
                   % (len(manifest["files"]), manifest["total_size"], data_dir, final))
     return result
+
+
+def _check_movable(items, data_dir, backup_dir):
+    """move_extra_files deletes the sources: never one of vaultwarden's own files or a backup."""
+    for item in items:
+        if item.kind != "extra":
+            continue
+        real = os.path.realpath(item.source)
+        for root, name in ((data_dir, "data_dir"), (backup_dir, "backup_dir")):
+            if _within(real, os.path.realpath(root)):
+                raise BackupError("extra file %s is inside %s %s, and move_extra_files would delete it after the backup; "
+                                  "dump the database outside %s (e.g. a dumps directory beside it) or set "
+                                  "move_extra_files to false" % (item.source, name, root, name))
+
+
+def _tree_signature(path):
+    """(relative path, size, mtime) of every regular file under ``path``: what was copied, if nothing changed since."""
+    def entry(full, relative):
+        info = os.lstat(full)
+        if stat.S_ISREG(info.st_mode):
+            return (relative, info.st_size, info.st_mtime)
+        return (relative, -1, -1.0)   # never copied, so it never matches: such a tree is not deleted
+
+    if not os.path.isdir(path) or os.path.islink(path):
+        return [entry(path, "")]
+    signature = []
+    for current, dirnames, filenames in os.walk(path):
+        for name in list(dirnames):
+            if os.path.islink(os.path.join(current, name)):
+                dirnames.remove(name)
+                filenames.append(name)
+        for name in filenames:
+            full = os.path.join(current, name)
+            signature.append(entry(full, os.path.relpath(full, path).replace(os.sep, "/")))
+    return sorted(signature)
+
+
+def _remove_extra_sources(items, manifest, warnings):
+    """Delete the extra files that are now safely in the backup, unless they changed after they were copied."""
+    removed = []
+    records = [record for record in manifest["files"] if record.get("kind") == "extra"]
+    for item in items:
+        if item.kind != "extra":
+            continue
+        copied = sorted((record["path"][len(item.name):].lstrip("/"), record["size"], record["mtime"])
+                        for record in records if record["path"] == item.name or record["path"].startswith(item.name + "/"))
+        try:
+            current = _tree_signature(item.source)
+        except OSError as error:
+            warnings.append("extra file %s was not removed after the backup: %s" % (item.source, error))
+            continue
+        if current != copied:
+            warnings.append("extra file %s changed while it was backed up (or holds something that is not a regular file), "
+                            "so it was not removed; delete it yourself once you no longer need it" % item.source)
+            continue
+        try:
+            _remove_path(item.source)
+        except OSError as error:
+            warnings.append("extra file %s is in the backup but removing it failed: %s; delete it yourself" % (item.source, error))
+            continue
+        removed.append(item.source)
+    return removed
 
 
 def _fill_backup(temp_dir, items, data_dir, database, sqlite_relative, label, now, file_mode, dir_mode, warnings):
@@ -565,13 +966,6 @@ def list_backups(backup_dir, data_dir=None):
     return entries
 
 
-def stale_temporaries(backup_dir):
-    """Leftovers of interrupted backups; never deleted automatically (another backup may be running)."""
-    if not os.path.isdir(backup_dir):
-        return []
-    return sorted(os.path.join(backup_dir, name) for name in os.listdir(backup_dir) if name.startswith(TEMP_PREFIX))
-
-
 def prune_backups(backup_dir, retention, data_dir=None, check_mode=False, pending_new=0):
     """Delete all but the ``retention`` newest backups of ``data_dir``; 0 keeps everything.
 
@@ -590,6 +984,57 @@ def prune_backups(backup_dir, retention, data_dir=None, check_mode=False, pendin
     return doomed
 
 
+def _read_marker(path):
+    if os.path.islink(path) or not os.path.isdir(path):
+        return None
+    text = _read_text(os.path.join(path, PRE_RESTORE_MARKER))
+    try:
+        marker = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return marker if isinstance(marker, dict) and marker.get("format") == PRE_RESTORE_FORMAT else None
+
+
+def list_pre_restore(data_dir):
+    """``.pre-restore-*`` directories in ``data_dir``, newest first; ``ours`` when our marker is inside."""
+    if not data_dir or not os.path.isdir(data_dir):
+        return []
+    entries = []
+    for name in os.listdir(data_dir):
+        path = os.path.join(data_dir, name)
+        if not _PRE_RESTORE_RE.match(name) or os.path.islink(path) or not os.path.isdir(path):
+            continue
+        marker = _read_marker(path)
+        entries.append({"path": path, "name": name, "ours": marker is not None,
+                        "created_at": str(marker.get("created_at") or "") if marker else "",
+                        "backup_path": marker.get("backup_path") if marker else None})
+
+    def key(entry):
+        # .pre-restore-<stamp>.<n>: the sequence orders copies made within one second
+        stamp, _dot, sequence = entry["name"][len(PRE_RESTORE_PREFIX):].partition(".")
+        return (entry["created_at"], stamp, int(sequence or 1))
+
+    entries.sort(key=key, reverse=True)
+    return entries
+
+
+def prune_pre_restore(data_dir, retention, check_mode=False, pending_new=0):
+    """Keep the ``retention`` newest pre-restore copies we made (0 keeps all). Returns (pruned, unmarked).
+
+    ``pending_new`` counts copies about to be made (check mode) against the limit.
+    """
+    entries = list_pre_restore(data_dir)
+    ours = [entry for entry in entries if entry["ours"]]
+    unmarked = [entry["path"] for entry in entries if not entry["ours"]]
+    doomed = [entry["path"] for entry in ours[max(retention - pending_new, 0):]] if retention else []
+    if not check_mode:
+        for path in doomed:
+            # checked again right before deleting: never remove anything that is not ours
+            if _read_marker(path) is not None:
+                shutil.rmtree(path)
+    return doomed, unmarked
+
+
 # ---------------------------------------------------------------------------------------------
 # Verification
 
@@ -605,17 +1050,28 @@ def verify_backup(backup_path):
         raise BackupError("backup %s has manifest format_version %s, newer than this collection reads (%d); "
                           "upgrade homelab.vaultwarden to restore it" % (backup_path, manifest["format_version"], MANIFEST_VERSION))
     problems = []
-    for record in manifest.get("directories") or []:
+    directories = manifest.get("directories") or []
+    if not isinstance(directories, list):
+        problems.append("directories is %r, not a list" % (directories,))
+        directories = []
+    for record in directories:
         relpath = record.get("path") if isinstance(record, dict) else None
         if not _is_safe_relpath(relpath):
             problems.append("unsafe directory path %r in the manifest" % (relpath,))
+        elif _resolves_within(backup_path, relpath) is None:
+            problems.append("directory path %r leads outside the backup through a symbolic link" % (relpath,))
         elif not os.path.isdir(_join(backup_path, relpath)) or os.path.islink(_join(backup_path, relpath)):
             problems.append("%s/: directory missing" % relpath)
+    listed = set()
     for record in manifest["files"]:
         relpath = record.get("path") if isinstance(record, dict) else None
         if not _is_safe_relpath(relpath) or relpath == MANIFEST_NAME:
             problems.append("unsafe file path %r in the manifest" % (relpath,))
             continue
+        if _resolves_within(backup_path, relpath) is None:
+            problems.append("file path %r leads outside the backup through a symbolic link" % (relpath,))
+            continue
+        listed.add(relpath)
         path = _join(backup_path, relpath)
         if os.path.islink(path) or not os.path.isfile(path):
             problems.append("%s: missing" % relpath)
@@ -629,6 +1085,7 @@ def verify_backup(backup_path):
             problems.append("%s: size %d, manifest says %s" % (relpath, size, record.get("size")))
         elif digest != record.get("sha256"):
             problems.append("%s: sha256 differs from the manifest" % relpath)
+    problems.extend(_manifest_reference_problems(backup_path, manifest, listed))
     if problems:
         shown = problems[:_MAX_REPORTED_PROBLEMS]
         more = len(problems) - len(shown)
@@ -636,6 +1093,31 @@ def verify_backup(backup_path):
                           "restore an older backup (homelab.vaultwarden.vaultwarden_backup_info lists them)"
                           % (backup_path, "; ".join(shown), " (and %d more)" % more if more else ""))
     return manifest
+
+
+def _manifest_reference_problems(backup_path, manifest, listed):
+    """The manifest's other paths: the SQLite copy and the extra files must be files the manifest lists."""
+    problems = []
+    sqlite_info = manifest.get("sqlite")
+    if sqlite_info is not None:
+        if not isinstance(sqlite_info, dict):
+            problems.append("sqlite is %r, not a mapping" % (sqlite_info,))
+        else:
+            if sqlite_info.get("file") not in listed:
+                problems.append("sqlite.file %r is not a file of the backup" % (sqlite_info.get("file"),))
+            relative = sqlite_info.get("relative_path")
+            if relative is not None and not _is_safe_relpath(relative):
+                problems.append("unsafe sqlite.relative_path %r in the manifest" % (relative,))
+    extras = manifest.get("extra_files") or []
+    if not isinstance(extras, list):
+        return problems + ["extra_files is %r, not a list" % (extras,)]
+    for extra in extras:
+        relpath = extra.get("path") if isinstance(extra, dict) else None
+        if not _is_safe_relpath(relpath) or not relpath.startswith(EXTRA_DIR + "/"):
+            problems.append("unsafe extra file path %r in the manifest" % (relpath,))
+        elif _resolves_within(backup_path, relpath) is None:
+            problems.append("extra file path %r leads outside the backup through a symbolic link" % (relpath,))
+    return problems
 
 
 # ---------------------------------------------------------------------------------------------
@@ -660,6 +1142,7 @@ def _restore_units(manifest, data_dir, sqlite_path):
         top = record["path"].split("/", 1)[0]
         tops.setdefault(top, record.get("kind"))
     units = []
+    confined = []   # (what, path relative to data_dir)
     sqlite_info = manifest.get("sqlite")
     if sqlite_info or manifest.get("database") == "sqlite":
         relative = (sqlite_info or {}).get("relative_path") or SQLITE_DEFAULT_NAME
@@ -668,6 +1151,8 @@ def _restore_units(manifest, data_dir, sqlite_path):
         units.append(_Unit(db_target, db_source, "database"))
         for suffix in SQLITE_SIDECAR_SUFFIXES:
             units.append(_Unit(db_target + suffix, None, "database"))
+        if not sqlite_path:   # sqlite_path is the caller's own choice, wherever it is
+            confined.extend(("sqlite.relative_path %r" % relative, relative + suffix) for suffix in ("",) + SQLITE_SIDECAR_SUFFIXES)
         tops.pop(db_source, None)
     names = set(tops)
     names.update([CONFIG_NAME] + list(TREE_NAMES))
@@ -675,6 +1160,13 @@ def _restore_units(manifest, data_dir, sqlite_path):
         names.update(name for name in os.listdir(data_dir) if name.startswith(RSA_KEY_PREFIX))
     for name in sorted(names):
         units.append(_Unit(os.path.join(data_dir, name), name if name in tops else None, tops.get(name, "other")))
+        confined.append(("path %r" % name, name))
+    for what, relative in confined:
+        if _resolves_within(data_dir, relative) is None:
+            raise BackupError("refusing to restore: %s of the backup resolves to %s, outside data_dir %s (through a symbolic "
+                              "link or '..'), and a restore only writes inside data_dir; replace the link by the real file "
+                              "or directory (or pass sqlite_path for the database) and run again; nothing was changed"
+                              % (what, os.path.realpath(_join(data_dir, relative)), data_dir))
     return units
 
 
@@ -758,12 +1250,30 @@ def _aside_name(unit, data_dir):
     return relative if not relative.startswith("..") else os.path.basename(unit.target)
 
 
-def restore_backup(backup_path, data_dir, sqlite_path=None, check_mode=False, now=None):
+def _restore_size(pending, backup_path):
+    total = 0
+    for unit in pending:
+        if unit.source is None:
+            continue
+        source = _join(backup_path, unit.source)
+        if os.path.isdir(source):
+            for current, _dirnames, filenames in os.walk(source):
+                total += sum(os.lstat(os.path.join(current, name)).st_size for name in filenames)
+        else:
+            total += os.lstat(source).st_size
+    return total
+
+
+def restore_backup(backup_path, data_dir, sqlite_path=None, check_mode=False, now=None,
+                   pre_restore_retention=DEFAULT_PRE_RESTORE_RETENTION):
     """Replace the vaultwarden files of ``data_dir`` with a verified backup. The server must be stopped.
 
-    Whatever the restore replaces or must remove is moved into ``<data_dir>/.pre-restore-<UTC stamp>/``,
-    never deleted. Returns a dict: changed, restored, moved_aside, moved, extra_files, msg.
+    Whatever the restore replaces or must remove is moved into ``<data_dir>/.pre-restore-<UTC stamp>/``
+    (marked as ours); of those copies the ``pre_restore_retention`` newest are kept (0 keeps all).
+    Returns a dict: changed, restored, moved_aside, moved, extra_files, pre_restore_pruned,
+    leftovers_removed, warnings, msg.
     """
+    validate_retention("pre_restore_retention", pre_restore_retention)
     backup_path = os.path.abspath(backup_path)
     data_dir = os.path.abspath(data_dir)
     manifest = verify_backup(backup_path)
@@ -771,32 +1281,49 @@ def restore_backup(backup_path, data_dir, sqlite_path=None, check_mode=False, no
     pending = [unit for unit in units if not _unit_is_current(unit, backup_path)]
     extras = [_join(backup_path, extra["path"]) for extra in manifest.get("extra_files") or []]
     result = {"changed": False, "restored": [], "moved_aside": None, "moved": [], "extra_files": extras,
-              "manifest": manifest}
+              "manifest": manifest, "pre_restore_pruned": [], "leftovers_removed": [], "warnings": []}
+    removed, kept = clean_leftovers(data_dir, STAGING_PREFIX, check_mode)
+    result["leftovers_removed"] = [entry["path"] for entry in removed]
+    for entry in kept:
+        result["warnings"].append(_kept_warning(entry))
     if not pending:
-        result["msg"] = "%s already matches backup %s" % (data_dir, backup_path)
+        pruned, _unmarked = prune_pre_restore(data_dir, pre_restore_retention, check_mode)
+        result.update(changed=bool(pruned or removed), pre_restore_pruned=pruned,
+                      msg="%s already matches backup %s" % (data_dir, backup_path))
         return result
     restored = [unit.target for unit in pending if unit.source is not None]
     present = [unit.target for unit in pending if _lexists(unit.target)]
     now = now or utc_now()
     aside_dir = os.path.join(data_dir, PRE_RESTORE_PREFIX + now.strftime(STAMP_FORMAT))
+    needed = _restore_size(pending, backup_path)
+    if os.path.isdir(data_dir) and free_bytes(data_dir) < needed:
+        raise BackupError(_no_space_message("restore", data_dir, needed,
+                                            "the restore stages the backup there first: free space and run again; "
+                                            "nothing was changed"))
     if check_mode:
+        pruned, _unmarked = prune_pre_restore(data_dir, pre_restore_retention, True, pending_new=1 if present else 0)
         result.update(changed=True, restored=restored, moved=present, moved_aside=aside_dir if present else None,
+                      pre_restore_pruned=pruned,
                       msg="would restore %d path(s) of %s from %s" % (len(restored), data_dir, backup_path))
         return result
 
     if not os.path.isdir(data_dir):
         os.makedirs(data_dir, DEFAULT_DIR_MODE)
         _apply_stat(data_dir, manifest.get("data_dir_stat") or {})
-    staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=data_dir)
     moved = []      # (original, aside copy)
     placed = []     # targets filled from staging
+    staging = None
+    made_aside = None
     try:
+        staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=data_dir)
+        _write_owner(staging)
         staged = {}
         for index, unit in enumerate(pending):
             if unit.source is not None:
                 staged[unit.target] = _stage(backup_path, manifest, unit, staging, index)
         if present:
-            aside_dir = _unique_dir(aside_dir)
+            aside_dir = made_aside = _unique_dir(aside_dir)
+            _write_marker(aside_dir, backup_path, data_dir, now)
             for unit in pending:
                 if _lexists(unit.target):
                     aside = os.path.join(aside_dir, _aside_name(unit, data_dir))
@@ -809,17 +1336,33 @@ def restore_backup(backup_path, data_dir, sqlite_path=None, check_mode=False, no
             if unit.target in staged:
                 _move(staged[unit.target], unit.target)
                 placed.append(unit.target)
-    except BaseException:
+    except BaseException as error:
         _roll_back(placed, moved)
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging:
+            shutil.rmtree(staging, ignore_errors=True)
+        if made_aside and not [name for name in os.listdir(made_aside) if name != PRE_RESTORE_MARKER]:
+            shutil.rmtree(made_aside, ignore_errors=True)
+        if _is_disk_full(error):
+            raise BackupError(_no_space_message("restore", data_dir, needed,
+                                                "the data directory was put back as it was: free space there and run "
+                                                "again (%s)" % error))
         raise
     shutil.rmtree(staging, ignore_errors=True)
     _fsync_dir(data_dir)
+    pruned, _unmarked = prune_pre_restore(data_dir, pre_restore_retention)
     kept = "; previous files kept in %s" % aside_dir if moved else ""
     result.update(changed=True, restored=placed, moved=[original for original, _aside in moved],
-                  moved_aside=aside_dir if moved else None,
+                  moved_aside=aside_dir if moved else None, pre_restore_pruned=pruned,
                   msg="restored %d path(s) of %s from %s%s" % (len(placed), data_dir, backup_path, kept))
     return result
+
+
+def _write_marker(directory, backup_path, data_dir, now):
+    """Proof that this pre-restore copy is ours, so that pruning may delete it one day."""
+    fd = os.open(os.path.join(directory, PRE_RESTORE_MARKER), os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"format": PRE_RESTORE_FORMAT, "created_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                   "backup_path": backup_path, "data_dir": data_dir}, handle)
 
 
 def _unique_dir(path):

@@ -7,14 +7,19 @@ Pure functions over ``vaultwarden_catalogue``: no I/O, no registry queries. Ever
 
 Input decisions:
 
-* ``version`` is ``latest``, ``testing`` or a full ``X.Y.Z`` (case and surrounding spaces ignored).
-  A leading ``v`` is refused rather than stripped: no vaultwarden tag has one, and what is written is
-  what gets pulled. ``X.Y`` / ``X`` are refused: vaultwarden publishes no such aliases.
+* ``version`` is ``latest``, ``testing`` or a release tag: a full ``X.Y.Z``, or one of the catalogue's
+  ``RELEASE_TAGS`` (``1.14``, the one release upstream tagged without a patch number; ``1.14.0`` was never
+  pushed and is refused naming ``1.14``). Case and surrounding spaces are ignored. A leading ``v`` is refused
+  rather than stripped: no vaultwarden tag has one, and what is written is what gets pulled. Other ``X.Y`` /
+  ``X`` are refused: vaultwarden publishes no such aliases.
 * A version carrying a tag suffix (``1.30.0-alpine``, ``raspberry``, ``1.20.0-arm32v6``) is refused with
   the parameters that express it.
-* ``docker_version`` unknown (``None`` or ``''``) means the arm/v6 Docker bug check is skipped.
+* ``docker_version`` unknown (``None`` or ``''``) means the arm/v6 Docker bug check is skipped, with a
+  warning on arm/v6 hosts.
 * A known-bad release (the catalogue's ``KNOWN_BAD_RELEASES``) is refused, not warned about: a
   deployment that cannot start is worse than a stop with the work-around named.
+* A choice that rests on a catalogue row marked ``uncertain`` is made, and ``warnings`` says so; a refusal
+  that rests on one says so in its message.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -46,11 +51,13 @@ _TAG_FORMS = ("'latest', 'testing' or a full X.Y.Z such as '1.32.0', with '-alpi
 
 
 def _malformed_hint(text):
-    if re.match(r"^[vV]\d+\.\d+\.\d+", text):
+    if re.match(r"^[vV]\d+\.\d+(\.\d+)?", text):
         return "vaultwarden tags have no 'v' prefix; use %r" % text[1:]
     if re.match(r"^\d+(\.\d+)?$", text):
-        return ("vaultwarden publishes no X.Y or X aliases (unlike official images); pin a full X.Y.Z such as "
-                "'%s.0' or use 'latest'" % (text if "." in text else text + ".0"))
+        return ("vaultwarden publishes no X.Y or X aliases (unlike official images; the one release tagged X.Y is %s); "
+                "pin a full X.Y.Z such as '%s.0' or use 'latest'"
+                % (", ".join("'%s'" % row["tag"] for row in catalogue.RELEASE_TAGS),
+                   text if "." in text else text + ".0"))
     if re.match(r"^\d+\.\d+\.\d+$", text):
         return "version numbers are written without leading zeros, e.g. %r" % ".".join(str(int(p)) for p in text.split("."))
     return "use %s" % _TAG_FORMS
@@ -59,9 +66,9 @@ def _malformed_hint(text):
 def _parse_tag(tag):
     """Split a vaultwarden tag into its parts; ``None`` when it is no vaultwarden tag at all."""
     head, _dash, suffix = tag.partition("-")
-    version = catalogue.parse_version(head)
+    version = catalogue.release_version(head)
     parsed = {"version": version, "variant": "debian", "arch_suffix": None, "legacy": False,
-              "channel": catalogue.PINNED if version else None}
+              "channel": catalogue.PINNED if version else None, "misspelled": catalogue.misspelled_release(head)}
     if head in catalogue.CHANNELS:
         parsed["channel"] = head
     elif not suffix and head in catalogue.MOVING_TAG_ALIASES:
@@ -86,6 +93,11 @@ def _parse_tag(tag):
     return parsed
 
 
+def _shown(version):
+    """A version tuple as upstream tagged it (``1.14`` for 1.14.0)."""
+    return catalogue.release_tag(version)
+
+
 def _legacy_replacement(parsed):
     legacy = catalogue.LEGACY_TAGS[parsed["arch_suffix"]]
     platform = legacy["platform"]
@@ -94,18 +106,39 @@ def _legacy_replacement(parsed):
     if version is None:
         text = "'latest' with platform %s" % platform
     elif version >= multiarch:
-        text = "'%s' with platform %s" % (catalogue.format_version(version), platform)
+        text = "'%s' with platform %s" % (_shown(version), platform)
     else:
         text = ("'%s' or newer with platform %s (%s has no multi-architecture image)"
-                % (catalogue.MULTIARCH_SINCE, platform, catalogue.format_version(version)))
+                % (catalogue.MULTIARCH_SINCE, platform, _shown(version)))
     workaround = catalogue.ARM32V6_WORKAROUND
     if platform == workaround["platform"]:
         if version is not None and catalogue.in_range(version, workaround):
-            old = "'%s-%s'" % (catalogue.format_version(version), workaround["suffix"])
+            old = "'%s-%s'" % (_shown(version), workaround["suffix"])
         else:
             old = "'X.Y.Z-%s' (%s)" % (workaround["suffix"], catalogue.describe_range(workaround["since"], workaround["until"]))
         text += " on Docker %s or newer, or %s on older Docker" % (workaround["docker_fixed_in"], old)
     return text
+
+
+def _never_published_tag(tag, parsed):
+    """Why ``tag`` was never pushed although it parses, or ``None``."""
+    version = parsed["version"]
+    if parsed["misspelled"]:
+        row = parsed["misspelled"]
+        return ("tag %r was never published: upstream tagged release %s as %r (git tag and Docker tag; %s); use %r"
+                % (tag, row["version"], row["tag"], row["evidence"], row["tag"] + tag[len(row["version"]):]))
+    workaround = catalogue.ARM32V6_WORKAROUND
+    if parsed["arch_suffix"] == workaround["suffix"] and version is not None and not catalogue.in_range(version, workaround):
+        return ("tag %r was never published: '-%s' tags exist for %s only; use '%s' with platform %s on Docker %s or newer"
+                % (tag, workaround["suffix"], catalogue.describe_range(workaround["since"], workaround["until"]),
+                   _shown(version), workaround["platform"], workaround["docker_fixed_in"]))
+    if parsed["legacy"] and version is not None:
+        legacy = catalogue.LEGACY_TAGS[parsed["arch_suffix"]]
+        if not catalogue.in_range(version, legacy):
+            return ("tag %r was never published: '-%s' tags were built for %s only (%s); use %s"
+                    % (tag, parsed["arch_suffix"], catalogue.describe_range(legacy["since"], legacy["until"]),
+                       legacy["evidence"], _legacy_replacement(parsed)))
+    return None
 
 
 def tag_info(tag):
@@ -115,17 +148,13 @@ def tag_info(tag):
     parsed = _parse_tag(tag)
     if parsed is None:
         raise ImageSelectionError("tag %r is not a vaultwarden tag: %s" % (tag, _malformed_hint(tag)))
-    workaround = catalogue.ARM32V6_WORKAROUND
-    if parsed["arch_suffix"] == workaround["suffix"] and parsed["version"] is not None \
-            and not catalogue.in_range(parsed["version"], workaround):
-        raise ImageSelectionError(
-            "tag %r was never published: '-%s' tags exist for %s only; use '%s' with platform %s on Docker %s or newer"
-            % (tag, workaround["suffix"], catalogue.describe_range(workaround["since"], workaround["until"]),
-               catalogue.format_version(parsed["version"]), workaround["platform"], workaround["docker_fixed_in"]))
+    never = _never_published_tag(tag, parsed)
+    if never:
+        raise ImageSelectionError(never)
     problems = tag_naming_problems(tag)
     return {
         "tag": tag,
-        "version": catalogue.format_version(parsed["version"]) if parsed["version"] else None,
+        "version": _shown(parsed["version"]) if parsed["version"] else None,
         "variant": parsed["variant"],
         "channel": parsed["channel"],
         "arch_suffix": parsed["arch_suffix"],
@@ -169,16 +198,25 @@ def _requested_version(version):
     text = str(version).strip().lower()
     if text in catalogue.CHANNELS:
         return text, None
-    parsed_version = catalogue.parse_version(text)
+    misspelled = catalogue.misspelled_release(text)
+    if misspelled:
+        raise ImageSelectionError("version %r was never tagged: upstream tagged release %s as %r (git tag and Docker "
+                                  "tag; %s); use version=%r" % (version, misspelled["version"], misspelled["tag"],
+                                                                misspelled["evidence"], misspelled["tag"]))
+    parsed_version = catalogue.release_version(text)
     if parsed_version:
         return catalogue.PINNED, parsed_version
     parsed = _parse_tag(text)
     if parsed is None:
         raise ImageSelectionError("version %r is not a vaultwarden version: %s" % (version, _malformed_hint(text)))
-    base = catalogue.format_version(parsed["version"]) if parsed["version"] else parsed["channel"]
+    never = _never_published_tag(text, parsed)
+    if never:
+        raise ImageSelectionError("version %r: %s" % (version, never))
+    base = _shown(parsed["version"]) if parsed["version"] else parsed["channel"]
     if parsed["legacy"]:
-        raise ImageSelectionError("version %r is a per-architecture tag retired on %s; use %s (the platform is chosen "
-                                  "from the host)" % (version, catalogue.LEGACY_TAGS_RETIRED, _legacy_replacement(parsed)))
+        raise ImageSelectionError("version %r is a per-architecture tag from before the multi-architecture images (%s); "
+                                  "use %s (the platform is chosen from the host)"
+                                  % (version, catalogue.LEGACY_TAGS_UNCERTAIN, _legacy_replacement(parsed)))
     if parsed["variant"] == "alpine":
         raise ImageSelectionError("version %r names the Alpine tag; use version=%r with variant='alpine'" % (version, base))
     rule = catalogue.ARM32V6_WORKAROUND
@@ -203,55 +241,84 @@ def _requested_platform(platform):
     return platform_string(canonical)
 
 
+def _uncertain(row):
+    return " (this rests on an uncertain fact: %s)" % row["uncertain"] if row and row.get("uncertain") else ""
+
+
+def _tag_for(version, variant):
+    return _shown(version) + catalogue.VARIANT_TAG_SUFFIX[variant]
+
+
 def _platform_refusal(image, platform, channel, version, variant, database):
     pinned = channel == catalogue.PINNED
-    published = catalogue.platforms_for(version, variant, database)
-    reason = "%s (%s, %s) has no image for %s; it was published for %s" % (
-        image, variant, database, platform, ", ".join(published) or "nothing")
+    row = catalogue.architecture_row(version, variant, database)
+    published = row["platforms"]
+    if published:
+        reason = "%s (%s, %s) has no image for %s; it was published for %s" % (
+            image, variant, database, platform, ", ".join(published))
+    else:
+        reason = "%s (%s, %s) was never published: %s (%s)" % (image, variant, database, row["reason"], row["evidence"])
     if platform not in catalogue.published_platforms():
         if platform in catalogue.UNPUBLISHED_PLATFORMS:
-            fix = ("upstream builds %s only locally and never published it; build the image yourself and push it to a "
-                   "private registry (registry=...)" % platform)
+            fix = ("Upstream builds %s only locally and never published it (%s); build the image yourself and push it "
+                   "to a private registry (registry=...)" % (platform, catalogue.UNPUBLISHED_EVIDENCE))
         else:
-            fix = "no vaultwarden image was ever published for %s; use a host of %s" % (
+            fix = "No vaultwarden image was ever published for %s; use a host of %s" % (
                 platform, ", ".join(catalogue.published_platforms()))
         return "%s. %s" % (reason, fix)
     options = []
-    own_first = catalogue.first_version_with_platform(variant, database, platform)
-    if own_first is not None:
-        options.append("version %s or newer" % catalogue.format_version(own_first))
-    for other_variant in catalogue.VARIANTS:
-        first = catalogue.first_version_with_platform(other_variant, database, platform)
-        if other_variant == variant or first is None:
-            continue
-        if pinned and first <= version:
-            options.insert(0, "variant '%s'" % other_variant)
-        elif own_first is None or first < own_first:
-            options.append("version %s or newer with variant '%s'" % (catalogue.format_version(first), other_variant))
+    for other in catalogue.VARIANTS:
+        if other != variant and platform in catalogue.platforms_for(version, other, database):
+            options.append("variant '%s'%s" % (other, " (tag '%s')" % _tag_for(version, other) if pinned else ""))
     if database != "sqlite" and platform in catalogue.platforms_for(version, variant, "sqlite"):
-        options.append("database 'sqlite' (the %s image of this release is %s only)" % (database, ", ".join(published)))
-    if pinned and version < catalogue.parse_version(catalogue.MULTIARCH_SINCE):
-        reason += (" (before %s ARM builds had their own tags %s, removed from Docker Hub on %s)"
-                   % (catalogue.MULTIARCH_SINCE, ", ".join("'%s'" % t for t in catalogue.LEGACY_TAGS),
-                      catalogue.LEGACY_TAGS_RETIRED))
-    if not options:
-        return "%s. No %s image for %s was ever published" % (reason, variant, platform)
-    return "%s. Use %s" % (reason, " or ".join(options))
+        options.append("database 'sqlite' (the %s %s image of this release is %s)"
+                       % (variant, database, ", ".join(published) or "not published"))
+    if pinned:
+        own = catalogue.next_version_with_platform(variant, database, platform, version)
+        if own is not None:
+            options.append("version %s or newer" % _shown(own))
+        for other in catalogue.VARIANTS:
+            first = catalogue.next_version_with_platform(other, database, platform, version)
+            if other != variant and first is not None and (own is None or first < own):
+                options.append("version %s or newer with variant '%s'" % (_shown(first), other))
+        if version < catalogue.parse_version(catalogue.MULTIARCH_SINCE) and platform != catalogue.AMD64:
+            reason += (" (before %s ARM builds had their own tags %s; %s)"
+                       % (catalogue.MULTIARCH_SINCE, ", ".join("'%s'" % t for t in catalogue.LEGACY_TAGS),
+                          catalogue.LEGACY_TAGS_UNCERTAIN))
+    if not options:  # pragma: no cover - every published platform has a current image of every variant
+        options.append("a release, variant and database published for %s" % platform)
+    return "%s%s. Use %s" % (reason, _uncertain(row), " or ".join(options))
 
 
-def _old_docker_refusal(platform, channel, version, variant, docker_version):
+def _old_docker_refusal(platform, channel, version, variant, database, docker_version):
     rule = catalogue.ARM32V6_WORKAROUND
-    window = catalogue.describe_range(rule["since"], rule["until"])
-    what = channel if channel != catalogue.PINNED else catalogue.format_version(version)
+    pinned = channel == catalogue.PINNED
+    what = _shown(version) if pinned else channel
     options = ["Upgrade Docker to %s or newer" % rule["docker_fixed_in"]]
-    if channel == catalogue.PINNED and catalogue.in_range(version, rule):
+    if pinned and catalogue.arm32v6_workaround_applies(version, "debian", catalogue.repository_for(database, version)):
         options.append("use variant 'debian', served as '%s-%s'" % (what, rule["suffix"]))
     else:
-        options.append("pin a version from %s with variant 'debian' (served as 'X.Y.Z-%s')" % (window, rule["suffix"]))
+        first = catalogue.first_arm32v6_version(database)
+        options.append("pin a version from %s with variant 'debian' (served as 'X.Y.Z-%s')"
+                       % (catalogue.describe_range(catalogue.format_version(first), rule["until"]), rule["suffix"]))
     return ("Docker %s on a %s host pulls the arm/v7 image out of a multi-architecture manifest list (%s), which "
-            "cannot run there; vaultwarden %s (%s) has no single-architecture '-%s' tag. %s"
-            % (docker_version, platform, rule["issue"], what, variant, rule["suffix"],
+            "cannot run there; vaultwarden %s (%s, %s) has no single-architecture '-%s' tag. %s"
+            % (docker_version, platform, rule["issue"], what, variant, database, rule["suffix"],
                "; or ".join(options)))
+
+
+def _known_bad_refusal(bad, version, variant, database, platform, old_docker):
+    options = []
+    if bad.get("fixed_in"):
+        options.append("version %s or newer (fixed there)" % bad["fixed_in"])
+    for other in catalogue.VARIANTS:
+        if other != variant and not old_docker and platform in catalogue.platforms_for(version, other, database) \
+                and not catalogue.known_bad_release(version, other, platform):
+            options.append("variant '%s' (tag '%s')" % (other, _tag_for(version, other)))
+    options.append("another release")
+    source = bad["issue"] + ("; %s" % bad["evidence"] if bad.get("evidence") else "")
+    return ("vaultwarden %s (%s) on %s is a known-bad release: %s (%s); use %s"
+            % (_shown(version), variant, platform, bad["problem"], source, " or ".join(options)))
 
 
 def select_image(platform, version="latest", database=catalogue.DEFAULT_DATABASE, variant=catalogue.DEFAULT_VARIANT,
@@ -272,15 +339,15 @@ def select_image(platform, version="latest", database=catalogue.DEFAULT_DATABASE
     era = catalogue.era_for(rules_version)
     if not pinned and channel not in era["channels"]:
         raise ImageSelectionError("the %s era published no %r tag; pin a version X.Y.Z" % (era["name"], channel))
-    shown_version = catalogue.format_version(version) if pinned else channel
+    shown_version = _shown(version) if pinned else channel
 
-    hub_repository = catalogue.repository_for(database, rules_version)
-    if hub_repository is None:
+    repository_row = catalogue.repository_row(database, rules_version)
+    if repository_row is None:
         first = catalogue.first_version_with_database(database)
         raise ImageSelectionError(
             "%s %s has no %s image: the first %s image is %s; use version %s or newer, or database 'sqlite'"
-            % (era["name"], shown_version, database, database, catalogue.format_version(first),
-               catalogue.format_version(first)))
+            % (era["name"], shown_version, database, database, _shown(first), _shown(first)))
+    hub_repository = repository_row["repository"]
 
     repository = hub_repository
     mirror = catalogue.MIRRORS.get(host)
@@ -289,27 +356,37 @@ def select_image(platform, version="latest", database=catalogue.DEFAULT_DATABASE
         repository = mirror["repositories"].get(hub_repository)
         if (pinned and version < since) or repository is None:
             raise ImageSelectionError(
-                "registry %r mirrors vaultwarden only from %s on, so it has no %s; use registry %r for %s, or version "
-                "%s or newer" % (host, mirror["since"], shown_version, catalogue.DEFAULT_REGISTRY, shown_version,
-                                 mirror["since"]))
+                "registry %r mirrors vaultwarden only from %s on (%s), so it has no %s; use registry %r for %s, or "
+                "version %s or newer" % (host, mirror["since"], mirror["evidence"], shown_version,
+                                         catalogue.DEFAULT_REGISTRY, shown_version, mirror["since"]))
 
-    tag = catalogue.format_version(version) + catalogue.VARIANT_TAG_SUFFIX[variant] if pinned \
-        else catalogue.CHANNEL_TAGS[(channel, variant)]
-    if platform not in catalogue.platforms_for(rules_version, variant, database):
+    tag = _tag_for(version, variant) if pinned else catalogue.CHANNEL_TAGS[(channel, variant)]
+    architecture = catalogue.architecture_row(rules_version, variant, database)
+    if platform not in architecture["platforms"]:
         raise ImageSelectionError(_platform_refusal("%s:%s" % (repository, tag), platform, channel, rules_version,
                                                     variant, database))
 
+    warnings = []
     workaround = catalogue.ARM32V6_WORKAROUND
-    if platform == workaround["platform"] and docker is not None \
-            and docker < catalogue.parse_version(workaround["docker_fixed_in"]):
+    old_docker = docker is not None and docker < catalogue.parse_version(workaround["docker_fixed_in"])
+    if platform == workaround["platform"] and old_docker:
         if not (pinned and catalogue.arm32v6_workaround_applies(version, variant, hub_repository)):
-            raise ImageSelectionError(_old_docker_refusal(platform, channel, version, variant, docker_version))
-        tag = "%s-%s" % (catalogue.format_version(version), workaround["suffix"])
+            raise ImageSelectionError(_old_docker_refusal(platform, channel, version, variant, database, docker_version))
+        tag = "%s-%s" % (_shown(version), workaround["suffix"])
+    elif platform == workaround["platform"] and docker is None:
+        warnings.append("docker_version is unknown: Docker older than %s on a %s host pulls the arm/v7 image out of "
+                        "the manifest list of '%s' (%s); pass docker_version so that this is checked"
+                        % (workaround["docker_fixed_in"], platform, tag, workaround["issue"]))
 
     bad = catalogue.known_bad_release(version, variant, platform) if pinned else None
     if bad:
-        raise ImageSelectionError("vaultwarden %s (%s) on %s is a known-bad release: %s (%s); use %s"
-                                  % (shown_version, variant, platform, bad["problem"], bad["issue"], bad["instead"]))
+        raise ImageSelectionError(_known_bad_refusal(bad, version, variant, database, platform, old_docker))
+
+    for row, what in ((repository_row, "the repository %s" % hub_repository),
+                      (architecture, "the %s image of %s for %s" % (variant, shown_version, platform))):
+        if row.get("uncertain"):
+            warnings.append("%s rests on an uncertain fact: %s (%s)" % (what, row["uncertain"], row["evidence"]))
+    capabilities = catalogue.non_root_capabilities(version, variant) if pinned else None
 
     return {
         "repository": repository,
@@ -319,7 +396,9 @@ def select_image(platform, version="latest", database=catalogue.DEFAULT_DATABASE
         "pull": "missing" if pinned else "always",
         "era": era["name"],
         "channel": channel,
-        "version": catalogue.format_version(version) if pinned else None,
+        "version": shown_version if pinned else None,
         "variant": variant,
         "database": database,
+        "warnings": warnings,
+        "non_root_capabilities": list(capabilities["capabilities"]) if capabilities else [],
     }

@@ -8,6 +8,12 @@ lines. The first entry is global: its fields are defaults for every other entry.
 (``arm32v7-GitCommit``) overrides a field for one architecture.
 
 The parsed form is a list of plain dicts (one per tagged entry) so that Ansible can pass it around.
+A library file with a global entry and no tagged entry is valid: docker-library keeps such files for deprecated
+images (``notary``, ``clefos``, ``php-zendserver``), and it parses to no entries - the image has no tags.
+
+``SharedTags`` (``caddy:2``) name a tag that several entries share: the manifest list bashbrew pushes for it
+unites their images, so a shared tag resolves per platform to the entry that carries that platform
+(``official_image_entry``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -157,7 +163,7 @@ def _read_paragraph(paragraph, name):
 
 
 def parse_library(text, name=None):
-    """Parse a library file into a list of entry dicts, global defaults applied.
+    """Parse a library file into a list of entry dicts, global defaults applied; ``[]`` when it has no tagged entry.
 
     Each entry has ``tags``, ``shared_tags``, ``architectures`` (the entry's, else the global one, else
     ``['amd64']``), ``maintainers``, ``constraints`` (lists), ``git_repo``, ``git_fetch``, ``git_commit``,
@@ -169,8 +175,8 @@ def parse_library(text, name=None):
         raise OfficialImagesError("a library file must be text, got %s" % type(text).__name__)
     paragraphs = _paragraphs(text, name)
     if not paragraphs:
-        raise OfficialImagesError("library %r is empty: it needs a global entry and at least one entry with Tags"
-                                  % (name or "<text>"))
+        raise OfficialImagesError("library %r is empty: it needs at least a global entry (Maintainers, GitRepo); "
+                                  "an image without tags keeps just that" % (name or "<text>"))
     global_fields, global_arch_fields, global_lines = _read_paragraph(paragraphs[0], name)
     for field in ("Tags", "SharedTags"):
         if field in global_lines:
@@ -208,8 +214,6 @@ def parse_library(text, name=None):
             for arch in entry["architectures"]
         )
         entries.append(entry)
-    if not entries:
-        raise OfficialImagesError("library %r has a global entry but no entry with Tags" % (name or "<text>"))
     return entries
 
 
@@ -249,8 +253,40 @@ def _tags_for(entries, bashbrew):
 
 
 def official_image_tags(entries, platform):
-    """Tags (plain and shared) that have an image for ``platform`` (any spelling), in file order."""
+    """Tags (plain and shared) that have an image for ``platform`` (any spelling), in file order; ``[]`` for an
+    image without tags."""
     return _tags_for(_entries(entries), _bashbrew(platform))
+
+
+def official_image_entries(entries, tag, platform):
+    """The entries whose image ``tag`` gives ``platform`` (any spelling), in file order.
+
+    A plain tag names one entry; a shared tag names every entry that lists it, and each platform comes from the
+    entry that carries it. Only Windows entries of different OS versions (told apart by ``Constraints``) may share
+    a tag and a platform; Docker then picks by the host's OS version.
+    """
+    entries = _entries(entries)
+    bashbrew = _bashbrew(platform)
+    if tag not in _all_tags(entries):
+        raise OfficialImagesError("tag %r is not in this library; it has %s" % (tag, _some(_all_tags(entries))))
+    return [entry for entry in entries if tag in _entry_tags(entry) and bashbrew in entry["architectures"]]
+
+
+def official_image_entry(entries, tag, platform):
+    """The one entry that provides ``tag`` on ``platform``; refuses, naming the platforms or tags that fit."""
+    entries = _entries(entries)
+    found = official_image_entries(entries, tag, platform)
+    wanted = _platform(platform)
+    if not found:
+        raise OfficialImagesError("tag %r has no image for %s; it has %s" % (
+            tag, wanted, ", ".join(official_image_platforms(entries, tag))))
+    if len(found) > 1:
+        raise OfficialImagesError(
+            "tag %r gives %s from %d entries told apart by their Constraints (%s): Docker picks one by the host's OS "
+            "version; to choose, use one of their own tags: %s"
+            % (tag, wanted, len(found), "; ".join(", ".join(entry["constraints"]) or "none" for entry in found),
+               ", ".join(entry["tags"][0] if entry["tags"] else entry["shared_tags"][0] for entry in found)))
+    return found[0]
 
 
 def official_image_platforms(entries, tag):
@@ -382,7 +418,10 @@ def database_image(platform, engine, tag, libraries, registry=DOCKER_HUB):
         return {"engine": engine, "repository": repository, "tag": tag,
                 "ref": "%s/%s:%s" % (host, repository, tag), "platform": wanted}
 
-    if platforms is None:
+    if not parsed[engine]:
+        reason = "%s has no tags at all (its library file keeps only the global entry, as for a deprecated image)" % (
+            repository)
+    elif platforms is None:
         reason = "%s has no tag %r" % (repository, tag)
     else:
         reason = "%s:%s has no image for %s (it has %s)" % (repository, tag, wanted, ", ".join(platforms))

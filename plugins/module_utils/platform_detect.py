@@ -272,7 +272,24 @@ def parse_docker_version(output):
         "server_os": server.get("Os") or engine.get("Os"),
         "server_arch": server.get("Arch") or engine.get("Arch"),
         "server_kernel_version": server.get("KernelVersion") or engine.get("KernelVersion"),
+        "client_api_version": client.get("ApiVersion"),
+        "server_api_version": server.get("ApiVersion") or engine.get("ApiVersion"),
+        "server_min_api_version": server.get("MinAPIVersion") or engine.get("MinAPIVersion"),
     }
+
+
+def _api_key(version):
+    try:
+        return tuple(int(part) for part in str(version).split("."))
+    except ValueError:
+        return None
+
+
+def effective_api_version(client_api_version, server_api_version):
+    """The API level the client speaks to this daemon: the lower of the two (a pinned DOCKER_API_VERSION lowers the
+    client's), or whichever is known."""
+    known = [v for v in (client_api_version, server_api_version) if v and _api_key(v) is not None]
+    return min(known, key=_api_key) if known else None
 
 
 def _userspace(kernel_machine, dpkg_architecture, apk_architecture, elf_header, warnings):
@@ -328,6 +345,10 @@ def _docker_facts(probe, host, warnings):
         "server_platform": None,
         "server_kernel_machine": None,
         "server_kernel_version": None,
+        "client_api_version": None,
+        "server_api_version": None,
+        "server_min_api_version": None,
+        "api_version": None,
         "matches_host": None,
         "disagreement": None,
         "error": None,
@@ -343,6 +364,7 @@ def _docker_facts(probe, host, warnings):
         return facts
     version = parse_docker_version(probe.version_output)
     facts["client_version"] = version.get("client_version")
+    facts["client_api_version"] = version.get("client_api_version")
     if version.get("client_os") and version.get("client_arch"):
         facts["client_platform"] = "%s/%s" % (version["client_os"], version["client_arch"])
     facts["reachable"] = bool(version.get("server_version") or version.get("server_arch"))
@@ -356,6 +378,9 @@ def _docker_facts(probe, host, warnings):
         server_arch=version.get("server_arch"),
         server_kernel_version=version.get("server_kernel_version"),
         server_kernel_machine=(probe.info_architecture or "").strip() or None,
+        server_api_version=version.get("server_api_version"),
+        server_min_api_version=version.get("server_min_api_version"),
+        api_version=effective_api_version(version.get("client_api_version"), version.get("server_api_version")),
     )
     try:
         server = normalize_platform("%s/%s" % (facts["server_os"], facts["server_arch"]))

@@ -23,13 +23,25 @@ description:
     C(rsa_key*) (token signing keys), C(attachments/), C(sends/) and, on request, C(icon_cache/).
     Missing ones are skipped and returned in RV(missing).
   - Each backup is a directory C(<backup_dir>/<UTC YYYYmmddTHHMMSSZ>[.<n>][-<label>]/) with a C(manifest.json) that
-    lists every file with its size and sha256. It is assembled in a hidden temporary directory and renamed into place
-    when complete, so a failed backup leaves no partial backup behind.
-  - Backups hold secrets, so directories get O(mode) (default C(0700)) and files the same mode without execute bits
-    (default C(0600)). File contents are never logged or returned.
+    lists every file with its size and sha256. It is assembled in a hidden temporary directory
+    C(.tmp-vaultwarden-backup-*) and renamed into place when complete, so a failed backup leaves no partial backup
+    behind. The temporary directory holds an owner file (process id, host, boot id); when a backup was killed, the
+    next run removes its temporary directory once that process is gone (a directory without an owner file once it
+    is 24 hours old) and returns it in RV(leftovers_removed). Temporary directories of runs that may still be working
+    are kept and reported as warnings.
+  - Backups hold the whole vault, so they are always private - C(0700) directories and C(0600) files, whatever the
+    umask and the modes of the sources. An existing O(backup_dir) is tightened to C(0700) (and backups taken by
+    earlier versions with a wider mode are narrowed) and returned in RV(tightened). File contents are never logged or
+    returned.
   - For MySQL or PostgreSQL, dump the database first (for example with C(mariadb-dump) or C(pg_dump) in the database
-    container) and pass the dump in O(extra_files); it is stored under C(extra/) and returned by O(state=restore) in
-    RV(extra_files) for the caller to load.
+    container) and pass the dump in O(extra_files) with O(move_extra_files=true); it is stored under C(extra/),
+    removed from where it was dumped, and returned by O(state=restore) in RV(extra_files) for the caller to load.
+  - Free space is checked before a backup starts. When the filesystem of O(backup_dir) is too small, or fills up
+    while the backup is written, the module fails with C(no space left on <backup_dir> (N bytes free, backup needs
+    about M)) and leaves nothing behind.
+  - Paths read from a manifest are confined to their root after resolving symbolic links - files of the backup to
+    O(backup_path), restored paths to O(data_dir). A backup whose manifest leads elsewhere is refused before anything
+    changes.
   - Only the standard library is needed on the managed host (Python 3.8 or newer).
 options:
   state:
@@ -38,7 +50,8 @@ options:
       - V(restore) verifies the backup at O(backup_path) against its manifest and replaces the vaultwarden files of
         O(data_dir) with it. B(Stop the vaultwarden container first); restoring under a running server corrupts its
         database. Whatever is replaced or removed (including a stale C(db.sqlite3-wal)/C(-shm), and files a newer
-        server created that the backup lacks) is moved into C(<data_dir>/.pre-restore-<UTC stamp>/), never deleted.
+        server created that the backup lacks) is moved into C(<data_dir>/.pre-restore-<UTC stamp>/), not deleted;
+        O(pre_restore_retention) says how many of those copies are kept.
         When O(data_dir) already holds exactly the backup's content nothing changes.
       - To list the backups use M(homelab.vaultwarden.vaultwarden_backup_info).
     type: str
@@ -53,7 +66,10 @@ options:
     type: path
   backup_dir:
     description:
-      - Root directory of the backups, created with O(mode) when missing. Must not be inside O(data_dir).
+      - Root directory of the backups, created C(0700) when missing and tightened to C(0700) when it exists with another
+        mode.
+      - Must not be inside O(data_dir), also not through a symbolic link. Must be a directory of its own, not a shared
+        one such as C(/tmp), C(/var/tmp), C(/srv) or C(/opt).
       - Required with O(state=backup).
     type: path
   backup_path:
@@ -66,6 +82,11 @@ options:
     description:
       - Appended to the backup directory name, for example V(1.32.0-to-1.35.1) before an upgrade.
       - 1 to 64 characters from C(A-Z a-z 0-9 . _ + -), starting with a letter or digit.
+    type: str
+  run_id:
+    description:
+      - An identifier of the caller's run, returned as RV(run_id), so that a play applying a role several times can tell
+        its own backup from an earlier one (registered results outlive a role's application).
     type: str
   database:
     description:
@@ -87,6 +108,24 @@ options:
     type: list
     elements: path
     default: []
+  move_extra_files:
+    description:
+      - Remove each of O(extra_files) from where it was once the backup holding it is complete, so that no plain copy
+        of a database dump stays beside the database container. Removed paths are returned in
+        RV(extra_files_removed).
+      - A file or directory that changed after it was copied (a newer dump landed meanwhile) is kept, with a warning.
+      - Refused for paths inside O(data_dir) or O(backup_dir).
+    type: bool
+    default: false
+  pre_restore_retention:
+    description:
+      - How many C(.pre-restore-<stamp>) copies made by O(state=restore) to keep in O(data_dir), newest first; older
+        ones are deleted after a restore and by the next backup. V(0) keeps every copy.
+      - Only directories carrying this module's marker file C(.homelab-vaultwarden-pre-restore.json) are ever deleted;
+        C(.pre-restore-*) directories without it (made by an earlier version or by hand) are kept and reported as
+        warnings, since they hold a copy of the vault.
+    type: int
+    default: 1
   include_icon_cache:
     description:
       - Also copy C(icon_cache/). It only holds downloaded website icons, which the server fetches again.
@@ -97,14 +136,15 @@ options:
       - After a successful backup, keep this many newest backups of O(data_dir) in O(backup_dir) and delete older ones.
         V(0) keeps every backup.
       - Only directories whose C(manifest.json) marks them as backups of this module, taken from the same O(data_dir),
-        are ever deleted. Anything else in O(backup_dir) is left alone, including hidden leftovers of interrupted
-        backups (reported as warnings).
+        are ever deleted. Anything else in O(backup_dir) is left alone (temporary directories of killed backups
+        excepted, see above).
     type: int
     default: 5
   mode:
     description:
-      - Permissions of the backup directories, as a quoted octal string. Files get the same bits without execute
-        (V('0700') gives C(0600) files, V('0750') gives C(0640)). The owner must keep C(rwx).
+      - Kept so that tasks written for earlier versions keep working; the only accepted value is V('0700').
+      - Backups are always C(0700) directories with C(0600) files. Any other value, in particular one that gives the
+        group or others access (V('0750'), V('0777')), fails with an explanation; remove the option from the task.
     type: raw
     default: '0700'
 notes:
@@ -114,6 +154,7 @@ notes:
   - Opening a WAL database read-only may leave an empty C(db.sqlite3-wal) and C(db.sqlite3-shm) beside it when the
     server is stopped. They are given the database file's owner and mode so a non-root server can still use them.
   - When run as root, a restore gives files back their recorded owner and mode.
+  - Two runs must not change the same host at once; take M(homelab.vaultwarden.vaultwarden_lock) around the change.
 attributes:
   check_mode:
     support: full
@@ -128,6 +169,8 @@ attributes:
 seealso:
   - module: homelab.vaultwarden.vaultwarden_backup_info
     description: Lists the backups this module took, newest first, with their manifests.
+  - module: homelab.vaultwarden.vaultwarden_lock
+    description: Keeps two runs from changing (and backing up) one host at the same time.
   - name: Backing up your vault (vaultwarden wiki)
     description: Upstream guidance on what to back up and how to restore.
     link: https://github.com/dani-garcia/vaultwarden/wiki/Backing-up-your-vault
@@ -142,13 +185,14 @@ EXAMPLES = r"""
     retention: 5
   register: vaultwarden_backup_result
 
-- name: Back up a PostgreSQL-backed server with the dump taken just before
+- name: Back up a PostgreSQL-backed server with the dump taken just before, leaving no plain dump behind
   homelab.vaultwarden.vaultwarden_backup:
     data_dir: /srv/vaultwarden/data
     backup_dir: /srv/vaultwarden/backups
     database: postgresql
     extra_files:
-      - /srv/vaultwarden/dump/vaultwarden.sql
+      - /srv/vaultwarden/dumps/vaultwarden.sql
+    move_extra_files: true
 
 - name: List backups
   homelab.vaultwarden.vaultwarden_backup_info:
@@ -168,6 +212,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+run_id:
+  description: The O(run_id) given.
+  returned: always
+  type: str
 backup_path:
   description: The new backup directory; V(null) when there was nothing to back up or in check mode.
   returned: state=backup
@@ -231,6 +279,34 @@ extra_files:
   returned: state=restore
   type: list
   elements: str
+tightened:
+  description:
+    - O(backup_dir) when it had another mode than C(0700), and every backup in it that had a wider mode, now narrowed to
+      C(0700) directories and C(0600) files (in check mode, that would be narrowed).
+  returned: state=backup
+  type: list
+  elements: str
+  sample: [/srv/vaultwarden/backups]
+leftovers_removed:
+  description:
+    - Temporary directories of killed runs that were removed (in check mode, that would be removed) -
+      C(.tmp-vaultwarden-backup-*) in O(backup_dir) and C(.restore-staging-*) in O(data_dir).
+  returned: always
+  type: list
+  elements: str
+  sample: [/srv/vaultwarden/backups/.tmp-vaultwarden-backup-k2j4h1]
+pre_restore_pruned:
+  description: C(.pre-restore-<stamp>) directories deleted by O(pre_restore_retention) (in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+  sample: [/srv/vaultwarden/data/.pre-restore-20260101T000000Z]
+extra_files_removed:
+  description: The O(extra_files) removed after the backup by O(move_extra_files) (in check mode, that would be).
+  returned: state=backup
+  type: list
+  elements: str
+  sample: [/srv/vaultwarden/dumps/vaultwarden.sql]
 msg:
   description: What happened, in one sentence.
   returned: always
@@ -242,10 +318,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.homelab.vaultwarden.plugins.module_utils.backup import (
     BackupError,
     DATABASES,
+    DEFAULT_PRE_RESTORE_RETENTION,
     create_backup,
     parse_mode,
     restore_backup,
-    stale_temporaries,
 )
 
 
@@ -263,6 +339,9 @@ def run_module():
             include_icon_cache=dict(type="bool", default=False),
             retention=dict(type="int", default=5),
             mode=dict(type="raw", default="0700"),
+            move_extra_files=dict(type="bool", default=False),
+            pre_restore_retention=dict(type="int", default=DEFAULT_PRE_RESTORE_RETENTION),
+            run_id=dict(type="str"),
         ),
         required_if=[
             ("state", "backup", ["data_dir", "backup_dir"]),
@@ -278,14 +357,13 @@ def run_module():
                 params["data_dir"], params["backup_dir"], label=params["label"], database=params["database"],
                 sqlite_path=params["sqlite_path"], extra_files=params["extra_files"],
                 include_icon_cache=params["include_icon_cache"], retention=params["retention"],
-                mode=parse_mode(params["mode"]), check_mode=module.check_mode)
-            for warning in result.pop("warnings", []):
-                module.warn(warning)
-            for leftover in stale_temporaries(params["backup_dir"]):
-                module.warn("%s is left over from an interrupted backup; delete it once no backup is running" % leftover)
+                mode=parse_mode(params["mode"]), check_mode=module.check_mode,
+                move_extra_files=params["move_extra_files"], pre_restore_retention=params["pre_restore_retention"])
         else:
             result = restore_backup(params["backup_path"], params["data_dir"], sqlite_path=params["sqlite_path"],
-                                    check_mode=module.check_mode)
+                                    check_mode=module.check_mode, pre_restore_retention=params["pre_restore_retention"])
+        for warning in result.pop("warnings", []):
+            module.warn(warning)
     except BackupError as error:
         module.fail_json(msg=str(error))
     except (OSError, IOError) as error:
@@ -294,6 +372,8 @@ def run_module():
             "restore": "the data directory was put back as it was",
         }[state]
         module.fail_json(msg="%s failed: %s; %s, fix the cause and run again" % (state, error, outcome))
+    # Registered results outlive the role's application in a play: the caller checks this is its own run's backup.
+    result["run_id"] = params["run_id"]
     module.exit_json(**result)
 
 

@@ -15,8 +15,10 @@ author: homelab.vaultwarden maintainers (@homelab)
 description:
   - Returns the backups that M(homelab.vaultwarden.vaultwarden_backup) wrote into O(backup_dir), newest first, each
     with its manifest.
-  - Only directories whose C(manifest.json) marks them as backups of that module are listed; anything else in
-    O(backup_dir), including hidden leftovers of interrupted backups, is ignored.
+  - Only directories whose C(manifest.json) marks them as backups of that module are listed in RV(backups); anything
+    else in O(backup_dir) is ignored there.
+  - Temporary directories of backups (and, with O(data_dir), of restores) and the C(.pre-restore-*) copies a restore
+    left in O(data_dir) are listed in RV(leftovers), since each holds a copy of the vault.
   - Only reads; never changes anything. File contents are never read or returned, only the manifests.
   - Only the standard library is needed on the managed host (Python 3.8 or newer).
 options:
@@ -31,6 +33,7 @@ options:
     description:
       - Only list backups taken from this vaultwarden C(/data) directory (as recorded in their manifest).
       - When unset, backups of every data directory in O(backup_dir) are listed.
+      - When set, its restore leftovers are listed in RV(leftovers) too.
     type: path
 attributes:
   check_mode:
@@ -109,6 +112,37 @@ backups:
     manifest:
       description: The backup's manifest.
       type: dict
+leftovers:
+  description:
+    - Copies of the vault outside the backups - temporary directories of running or killed backups and restores, and
+      C(.pre-restore-*) copies in O(data_dir), newest first.
+    - M(homelab.vaultwarden.vaultwarden_backup) removes temporary directories whose run is gone and keeps
+      O(homelab.vaultwarden.vaultwarden_backup#module:pre_restore_retention) pre-restore copies.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: Absolute path of the directory.
+      type: str
+      sample: /srv/vaultwarden/backups/.tmp-vaultwarden-backup-k2j4h1
+    kind:
+      description: V(backup_temporary), V(restore_staging) or V(pre_restore).
+      type: str
+      sample: backup_temporary
+    state:
+      description:
+        - For temporary directories V(alive) (its process still runs), V(dead) (gone, removed by the next backup),
+          V(stale) (no owner known and older than 24 hours, removed by the next backup) or V(young) (no owner known,
+          kept for now).
+        - For pre-restore copies V(ours) (carries the module's marker, subject to retention) or V(unmarked) (never
+          removed automatically).
+      type: str
+      sample: dead
+    reason:
+      description: Why the directory is judged so, in words.
+      type: str
+      sample: its process 4242 is gone
 msg:
   description: How many backups were found, in one sentence.
   returned: always
@@ -118,7 +152,27 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.homelab.vaultwarden.plugins.module_utils.backup import list_backups
+from ansible_collections.homelab.vaultwarden.plugins.module_utils.backup import (
+    STAGING_PREFIX,
+    TEMP_PREFIX,
+    find_leftovers,
+    list_backups,
+    list_pre_restore,
+)
+
+
+def _leftovers(backup_dir, data_dir):
+    found = [dict(path=entry["path"], kind="backup_temporary", state=entry["state"], reason=entry["reason"])
+             for entry in find_leftovers(backup_dir, TEMP_PREFIX)]
+    if data_dir:
+        found.extend(dict(path=entry["path"], kind="restore_staging", state=entry["state"], reason=entry["reason"])
+                     for entry in find_leftovers(data_dir, STAGING_PREFIX))
+        for entry in list_pre_restore(data_dir):
+            reason = ("made by a restore from %s" % entry["backup_path"] if entry["ours"]
+                      else "no marker: made by an earlier version or by hand")
+            found.append(dict(path=entry["path"], kind="pre_restore", state="ours" if entry["ours"] else "unmarked",
+                              reason=reason))
+    return found
 
 
 def run_module():
@@ -132,10 +186,13 @@ def run_module():
     backup_dir = module.params["backup_dir"]
     try:
         backups = list_backups(backup_dir, data_dir=module.params["data_dir"])
+        leftovers = _leftovers(backup_dir, module.params["data_dir"])
     except (OSError, IOError) as error:
         module.fail_json(msg="listing the backups in %s failed: %s; nothing was changed, make the directory readable "
                              "by the remote user (or use become) and run again" % (backup_dir, error))
-    module.exit_json(changed=False, backups=backups, msg="%d backup(s) in %s" % (len(backups), backup_dir))
+    module.exit_json(changed=False, backups=backups, leftovers=leftovers,
+                     msg="%d backup(s) in %s%s" % (len(backups), backup_dir,
+                                                   ", %d leftover(s)" % len(leftovers) if leftovers else ""))
 
 
 def main():

@@ -11,9 +11,12 @@ import tarfile
 
 import pytest
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 pytestmark = pytest.mark.ansible
 
-MODULES = ["platform_facts", "vaultwarden_backup", "vaultwarden_backup_info"]
+MODULES = ["platform_facts", "vaultwarden_backup", "vaultwarden_backup_info", "vaultwarden_facts", "vaultwarden_health",
+           "vaultwarden_secrets", "vaultwarden_lock", "vaultwarden_plan"]
 FILTERS = [
     "docker_platform", "bashbrew_arch", "debian_arch", "vaultwarden_image", "image_tag_info",
     "official_images_library", "official_image_tags", "official_image_platforms", "database_image",
@@ -36,11 +39,27 @@ def _doc(installed_collection, kind, name):
 def test_tarball_holds_the_collection_and_no_caches(collection_tarball):
     with tarfile.open(collection_tarball) as tar:
         names = set(tar.getnames())
-    for required in ("MANIFEST.json", "FILES.json", "meta/runtime.yml", "roles/server/meta/argument_specs.yml",
-                     "roles/server/files/official-images/mariadb", "playbooks/site.yml",
+    for required in ("MANIFEST.json", "FILES.json", "meta/runtime.yml", "roles/vaultwarden/meta/argument_specs.yml",
+                     "roles/vaultwarden/files/official-images/mariadb", "playbooks/site.yml",
                      "plugins/modules/platform_facts.py", "plugins/filter/vaultwarden_image.py"):
         assert required in names, required
     assert not any(name.startswith((".cache/", ".git/", ".ansible/", ".pytest_cache/")) or "__pycache__" in name for name in names)
+
+
+def test_tarball_ships_the_product_and_nothing_of_the_test_world(collection_tarball):
+    with tarfile.open(collection_tarball) as tar:
+        names = set(name for name in tar.getnames() if not tar.getmember(name).isdir())
+    tops = set(name.split("/", 1)[0] for name in names)
+    assert tops <= {"MANIFEST.json", "FILES.json", "README.md", "COPYING", "requirements.txt", "requirements.yml",
+                    "changelogs", "docs", "inventories", "meta", "playbooks", "plugins", "roles"}, tops
+    assert not any(name.startswith(("tools/", "tests/", "extensions/", "inventories/local/")) for name in names)
+    # Every file of the product is in it.
+    for top in ("plugins", "roles", "playbooks", "meta"):
+        for directory, dummy, files in os.walk(os.path.join(ROOT, top)):
+            for name in files:
+                relative = os.path.relpath(os.path.join(directory, name), ROOT)
+                if "__pycache__" not in relative and not relative.endswith(".pyc"):
+                    assert relative in names, relative
 
 
 def test_manifest_declares_the_dependency(installed_collection):
@@ -66,7 +85,7 @@ def test_every_filter_is_documented_in_the_installed_copy(installed_collection, 
 
 
 def test_role_argument_spec_is_rendered(installed_collection):
-    doc = _doc(installed_collection, "role", "server")
+    doc = _doc(installed_collection, "role", "vaultwarden")
     options = doc["entry_points"]["main"]["options"]
     assert all(name.startswith("vaultwarden_") for name in options)
     assert options["vaultwarden_variant"]["choices"] == ["debian", "alpine"]
@@ -77,7 +96,7 @@ ROLE_PLAY = """
 - hosts: localhost
   gather_facts: false
   roles:
-    - role: homelab.vaultwarden.server
+    - role: homelab.vaultwarden.vaultwarden
 """
 
 
@@ -86,10 +105,18 @@ ROLE_PLAY = """
     [
         ({"vaultwarden_version": "raspberry"}, ["legacy", "linux/arm/v7"]),
         ({"vaultwarden_version": "1.15.1-aarch64"}, ["legacy", "linux/arm64"]),
-        ({"vaultwarden_version": "1.30.0-alpine"}, ["vaultwarden_variant: alpine"]),
+        ({"vaultwarden_version": "1.30.0-alpine"}, ["vaultwarden_variant: alpine", "vaultwarden_version: 1.30.0"]),
         ({"vaultwarden_variant": "ubuntu"}, ["vaultwarden_variant", "debian", "alpine"]),
-        ({"vaultwarden_user": "1000:1000"}, ["vaultwarden_container_port >= 1024"]),
-        ({"vaultwarden_database": "sqlite", "vaultwarden_database_url": "mysql://u:p@db/vw"}, ["Database settings"]),
+        ({"vaultwarden_user": "1000:1000", "vaultwarden_container_port": 80},
+         ["vaultwarden_container_port", "below 1024", "8080"]),
+        ({"vaultwarden_user": ""}, ["vaultwarden_user", "vaultwarden_user: root"]),
+        ({"vaultwarden_database": "sqlite", "vaultwarden_database_url": "mysql://u:p@db/vw"}, ["SQLite keeps"]),
+        ({"vaultwarden_bind_address": "999.1.1.1"}, ["vaultwarden_bind_address", "not an IP address"]),
+        ({"vaultwarden_container_name": ""}, ["vaultwarden_container_name", "invent one"]),
+        ({"vaultwarden_backup_dir": "/"}, ["vaultwarden_backup_dir", "root of the filesystem", "dedicated directory"]),
+        ({"vaultwarden_data_dir": "data"}, ["vaultwarden_data_dir", "named volume"]),
+        ({"vaultwarden_purge_data": "maybe"}, ["vaultwarden_purge_data"]),
+        ({"vaultwarden_http_port": "70000"}, ["vaultwarden_http_port", "1 to 65535"]),
     ],
 )
 def test_role_refuses_bad_requests_before_changing_anything(run_playbook, tmp_path, extra, expected):

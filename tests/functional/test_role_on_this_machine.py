@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -20,7 +22,7 @@ PLAY = """
 - hosts: localhost
   gather_facts: false
   roles:
-    - role: homelab.vaultwarden.server
+    - role: homelab.vaultwarden.vaultwarden
 """
 
 
@@ -64,10 +66,35 @@ def test_deploy_keeps_secrets_out_of_logs_and_off_the_host(run_playbook, deploym
 
     container = _inspect(name)
     env = dict(item.split("=", 1) for item in container["Config"]["Env"])
-    assert env["ADMIN_TOKEN"].startswith("$argon2id$") and TOKEN not in env["ADMIN_TOKEN"]
-    assert env["SMTP_PASSWORD"] == SMTP_PASSWORD
-    assert container["State"]["Health"]["Status"] == "healthy"
-    assert container["HostConfig"]["PortBindings"]["80/tcp"][0]["HostIp"] == "127.0.0.1"
+    # Secrets are files read through <NAME>_FILE: docker inspect holds none of them.
+    assert env["ADMIN_TOKEN_FILE"] == "/run/secrets/admin_token" and "ADMIN_TOKEN" not in env
+    assert env["SMTP_PASSWORD_FILE"] == "/run/secrets/env_SMTP_PASSWORD" and "SMTP_PASSWORD" not in env
+    assert TOKEN not in json.dumps(container) and SMTP_PASSWORD not in json.dumps(container)
+    secrets = os.path.join(variables["vaultwarden_base_dir"], "secrets")
+    assert oct(os.stat(secrets).st_mode & 0o777) == "0o700"
+    with open(os.path.join(secrets, "admin_token")) as handle:
+        stored = handle.read()
+    assert stored.startswith("$argon2id$") and TOKEN not in stored
+    with open(os.path.join(secrets, "env_SMTP_PASSWORD")) as handle:
+        assert handle.read() == SMTP_PASSWORD
+    for entry in os.listdir(secrets):
+        assert oct(os.stat(os.path.join(secrets, entry)).st_mode & 0o777) == "0o600", entry
+    # Files the role wrote hold no plain token.
+    for directory, dummy, files in os.walk(variables["vaultwarden_base_dir"]):
+        for entry in files:
+            with open(os.path.join(directory, entry), "rb") as handle:
+                assert TOKEN.encode() not in handle.read(), entry
+    # The server reads the admin token from its file: the token logs in, another does not.
+    for token, status in ((TOKEN, 200), ("not-the-token", 401)):
+        request = urllib.request.Request("http://127.0.0.1:18290/admin", data=urllib.parse.urlencode(
+            {"token": token}).encode(), method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                got = response.status
+        except urllib.error.HTTPError as exc:
+            got = exc.code
+        assert got == status, token == TOKEN
+    assert container["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostIp"] == "127.0.0.1"
 
     with urllib.request.urlopen("http://127.0.0.1:18290/api/standin", timeout=10) as response:
         info = json.load(response)
@@ -86,7 +113,7 @@ def test_check_mode_changes_nothing(run_playbook, deployment):
     before = _inspect(name)
     preview = run_playbook(PLAY, extra_vars=dict(variables, vaultwarden_version="1.37.2"), check=True, diff=True)
     assert preview.returncode == 0, preview.stdout[-3000:]
-    assert preview.task("homelab.vaultwarden.server : Run the vaultwarden container " + name)["changed"] is True
+    assert preview.task("homelab.vaultwarden.vaultwarden : Run the container " + name)["changed"] is True
     after = _inspect(name)
     assert (after["Id"], after["Image"]) == (before["Id"], before["Image"])
     backups = os.path.join(variables["vaultwarden_base_dir"], "backups")
@@ -100,3 +127,25 @@ def test_absent_removes_the_container_and_keeps_the_data(run_playbook, deploymen
     assert removed.returncode == 0, removed.stdout[-3000:]
     assert _inspect(name) is None
     assert os.path.isfile(os.path.join(variables["vaultwarden_base_dir"], "data", "db.sqlite3"))
+
+
+def test_the_modules_speak_the_api_level_pinned_in_the_environment(run_playbook, deployment):
+    """DOCKER_API_VERSION=1.29 (Docker 17.05, Synology DSM) in the modules' environment: the plan is made for that
+    level (no platform on pull below 1.32, none on create below 1.41), every module speaks it, and the right image
+    runs. The daemon itself is this machine's (20.10): what an old daemon does on its own is not covered."""
+    name, variables = deployment
+    variables = dict(variables, vaultwarden_admin_token="")
+    result = run_playbook(PLAY, extra_vars=variables, env={"DOCKER_API_VERSION": "1.29"})
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    planned = result.task("homelab.vaultwarden.vaultwarden : Validate, detect the host and plan what to pull")
+    assert planned["facts"]["engine"]["api_version"] == "1.29"
+    engine = planned["plan"]["engine"]
+    assert engine["api_version_arg"] == "1.29" and not engine["platform_on_pull"] and not engine["platform_on_create"]
+    assert all(pull["platform"] is None for pull in planned["plan"]["pull"])
+    container = _inspect(name)
+    assert container["State"]["Running"]
+    image = json.loads(subprocess.run(["docker", "image", "inspect", container["Image"]], capture_output=True, text=True,
+                                      check=True).stdout)[0]
+    assert (image["Os"], image["Architecture"]) == ("linux", "amd64")
+    again = run_playbook(PLAY, extra_vars=variables, env={"DOCKER_API_VERSION": "1.29"})
+    assert again.returncode == 0 and again.stats["localhost"]["changed"] == 0, again.stdout[-3000:]

@@ -5,6 +5,7 @@ name everything ``vwtest-*``, bind ports to 127.0.0.1 and remove what they creat
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -29,17 +30,30 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.world)
 
 
+# Tests that read or move the moving tags (latest, testing, alpine) share one xdist group, so that under
+# `-n 2 --dist loadgroup` they run one after another on one worker; the others use release tags only.
+TAGS_GROUP = pytest.mark.xdist_group("moving-tags")
+
+
 @pytest.fixture(scope="session")
 def world():
-    """Build (warm: seconds) and start the world once per session."""
+    """Build (warm: seconds; a second worker waits on the build lock) and start the world once per session."""
     result = subprocess.run([sys.executable, "-m", "tools.world", "build"], cwd=CHECKOUT, capture_output=True, text=True,
                             timeout=3600, check=False)
     assert result.returncode == 0, "python3 -m tools.world build failed:\n%s\n%s" % (result.stdout[-4000:], result.stderr[-4000:])
-    # A warm build keeps moved tags (an interrupted run may have left some): start from the default layout.
+    return Registry()
+
+
+@pytest.fixture(scope="module")
+def default_tags(world):  # pylint: disable=redefined-outer-name  # pytest fixtures
+    """The moving tags where the world builds them (a warm build keeps moved tags, an interrupted run may leave some).
+
+    Used by the TAGS_GROUP modules only: a reset while another worker's test had moved a tag would break that test.
+    """
     reset = subprocess.run([sys.executable, "-m", "tools.world", "reset-tags"], cwd=CHECKOUT, capture_output=True, text=True,
                            timeout=600, check=False)
     assert reset.returncode == 0, reset.stdout + reset.stderr
-    return Registry()
+    return world
 
 
 class Registry:
@@ -155,15 +169,26 @@ class Docker:
             time.sleep(0.5)
         raise AssertionError("%s still runs after %ss:\n%s" % (name, timeout, self.logs(name)[-3000:]))
 
-    def http(self, name: str, path: str, port: int = 80, data: bytes | None = None, headers=None, timeout: float = 30):
-        """(status, body) of a request to the container's published port."""
+    def http(self, name: str, path: str, port: int = 80, data: bytes | None = None, headers=None, timeout: float = 30,
+             listening_within: float = 0):
+        """(status, body) of a request to the container's published port.
+
+        listening_within: seconds to keep retrying while nothing listens behind the published port yet (docker-proxy
+        accepts and then closes the connection), for a server whose health turned before it started listening.
+        """
         url = "http://127.0.0.1:%d%s" % (self.port(name, port), path)
-        request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
+        deadline = time.monotonic() + listening_within
+        while True:
+            request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")
+            try:
+                with urllib.request.urlopen(request, timeout=timeout) as response:
+                    return response.status, response.read()
+            except urllib.error.HTTPError as error:
+                return error.code, error.read()
+            except (ConnectionError, http.client.RemoteDisconnected, urllib.error.URLError):
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(1)
 
     def standin(self, name: str) -> dict:
         status, body = self.http(name, "/api/standin")

@@ -17,7 +17,7 @@ ALPINE_EARLY = frozenset({AMD64, ARMV7})
 
 VAULTWARDEN_VERSIONS = ("1.21.0", "1.24.0", "1.27.0", "1.28.0", "1.30.0", "1.30.1", "1.32.0", "1.35.0", "1.35.1",
                         "1.37.1", "1.37.2")
-BROKEN_VERSIONS = ("1.99.0", "1.99.1")
+BROKEN_VERSIONS = ("1.99.0", "1.99.1", "1.99.2")   # never healthy, crashes, reads the vault back empty
 ARM32V6_VERSIONS = ("1.21.0", "1.24.0", "1.27.0")     # the work-around existed for 1.16.1 - 1.27.x only
 
 

@@ -11,10 +11,16 @@ import subprocess
 
 import pytest
 
-from .conftest import LIST_TYPES, platform_of
+from .conftest import LIST_TYPES, TAGS_GROUP, platform_of
 from .expected import ARM32V6_VERSIONS, EXPECTED_BACKENDS, EXPECTED_TAGS, EXPECTED_VERSION
 
-pytestmark = pytest.mark.world
+pytestmark = [pytest.mark.world, TAGS_GROUP]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _moving_tags_at_default(default_tags):
+    return default_tags
+
 
 ALL_TAGS = [(repository, tag) for repository, tags in EXPECTED_TAGS.items() for tag in sorted(tags)]
 V2S2 = "application/vnd.docker.distribution.manifest.v2+json"

@@ -4,10 +4,13 @@
 
 from __future__ import annotations
 
+import http.cookies
 import json
 import os
 import sqlite3
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import argon2
 import pytest
@@ -29,9 +32,41 @@ def data_dir(tmp_path):
     return str(path)
 
 
+def request(engine, name, path, body=None, form=None, headers=None):
+    """(status, response headers, body) of a request to the container's published port 80."""
+    headers = dict(headers or {})
+    data = None
+    if body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    elif form is not None:
+        data, headers["Content-Type"] = urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
+    url = "http://127.0.0.1:%d%s" % (engine.port(name, 80), path)
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=30) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def register(engine, name, email, iterations):
+    body = {"email": email, "masterPasswordHash": "client-hash", "key": "2.wrapped-user-key", "kdf": 0, "kdfIterations": iterations}
+    return request(engine, name, "/identity/accounts/register", body=body)[0]
+
+
+def admin_cookie(engine, name, token) -> dict:
+    status, headers, _body = request(engine, name, "/admin", form={"token": token})
+    assert status == 200
+    jar = http.cookies.SimpleCookie()
+    for value in headers.get_all("Set-Cookie") or []:
+        jar.load(value)
+    assert jar["VW_ADMIN"]["path"] == "/admin"
+    return {"Cookie": "VW_ADMIN=" + jar["VW_ADMIN"].value}
+
+
+# /srv exists in the image and is not a mount point.
 @pytest.mark.parametrize("tag,refuses", [("1.37.1", True), ("1.27.0", True), ("1.24.0", False)])
 def test_volatile_storage_is_refused_since_1_25_1(engine, tag, refuses):
-    name = engine.run(image(engine, tag), env={"DATA_FOLDER": "/not-a-volume"})
+    name = engine.run(image(engine, tag), env={"DATA_FOLDER": "/srv"})
     if refuses:
         assert engine.wait_exit(name) == 1
         assert "No persistent volume" in engine.logs(name) and "I_REALLY_WANT_VOLATILE_STORAGE" in engine.logs(name)
@@ -40,17 +75,23 @@ def test_volatile_storage_is_refused_since_1_25_1(engine, tag, refuses):
 
 
 def test_volatile_storage_allowed_when_asked(engine):
-    name = engine.run(image(engine, "1.37.1"), env={"DATA_FOLDER": "/not-a-volume", "I_REALLY_WANT_VOLATILE_STORAGE": "true"},
+    name = engine.run(image(engine, "1.37.1"), env={"DATA_FOLDER": "/srv", "I_REALLY_WANT_VOLATILE_STORAGE": "true"},
                       publish=80)
     engine.wait_health(name)
-    assert engine.standin(name)["data_folder"] == "/not-a-volume"
+    assert engine.standin(name)["data_folder"] == "/srv"
+
+
+def test_a_missing_data_folder_is_refused(engine):
+    name = engine.run(image(engine, "1.37.1"), env={"DATA_FOLDER": "/not-there", "I_REALLY_WANT_VOLATILE_STORAGE": "true"})
+    assert engine.wait_exit(name) == 1
+    assert "Data folder '/not-there' doesn't exist" in engine.logs(name)
 
 
 def test_first_start_creates_upstream_files_and_data_persists_across_restarts(engine, data_dir):
     name = engine.run(image(engine, "1.37.1"), options=["-v", data_dir + ":/data"], publish=80)
     engine.wait_health(name)
-    for entry in ("db.sqlite3", "config.json", "rsa_key.pem", "attachments", "sends"):
-        assert os.path.exists(os.path.join(data_dir, entry)), entry
+    # 1.35.0+ creates only these; config.json, attachments/ and sends/ appear when used.
+    assert sorted(os.listdir(data_dir)) == ["db.sqlite3", "db.sqlite3-shm", "db.sqlite3-wal", "rsa_key.pem", "tmp"]
     with open(os.path.join(data_dir, "rsa_key.pem")) as handle:
         assert "PRIVATE KEY-----" in handle.read()
     status, _body = engine.http(name, "/api/standin/items", data=json.dumps({"name": "kept"}).encode(),
@@ -129,8 +170,25 @@ def test_admin_token(engine, tag, configured, given, status):
 def test_admin_disabled_without_token(engine):
     name = engine.run(image(engine, "1.37.1"), publish=80)
     engine.wait_health(name)
-    assert engine.http(name, "/admin")[0] == 404
+    status, body = engine.http(name, "/admin")
+    assert status == 200 and b"The admin panel is disabled" in body
     assert engine.http(name, "/admin", data=b"token=x")[0] == 404
+
+
+def test_admin_session_opens_the_users_api_and_logins_are_rate_limited(engine, data_dir, tmp_path):
+    # The token reaches the server as a file, the way Docker secrets do (ADMIN_TOKEN_FILE).
+    secret = tmp_path / "admin_token"
+    secret.write_text(PHC + "\n")
+    name = engine.run(image(engine, "1.37.1"), options=["-v", data_dir + ":/data", "-v", "%s:/run/secrets/admin_token:ro" % secret],
+                      env={"ADMIN_TOKEN_FILE": "/run/secrets/admin_token", "SIGNUPS_ALLOWED": "true"}, publish=80)
+    engine.wait_health(name)
+    assert register(engine, name, "alice@example.com", 650000) == 200
+    assert request(engine, name, "/admin/users", headers={"Accept": "application/json"})[0] == 401
+    cookie = admin_cookie(engine, name, PASSWORD)
+    status, _headers, body = request(engine, name, "/admin/users", headers=cookie)
+    assert status == 200 and [user["email"] for user in json.loads(body)] == ["alice@example.com"]
+    # 3 logins per 300 s per IP: two more pass, the fourth is refused even with the right token.
+    assert [request(engine, name, "/admin", form={"token": t})[0] for t in ("wrong", PASSWORD, PASSWORD)] == [401, 200, 429]
 
 
 @pytest.mark.parametrize("repository,tag,url,message", [
@@ -139,7 +197,8 @@ def test_admin_disabled_without_token(engine):
     ("bitwardenrs/server-mysql", "1.16.3", "", "without sqlite support"),
     ("bitwardenrs/server-mysql", "1.16.3", "postgres://vw:pw@db/vw", "without postgresql support"),
     ("bitwardenrs/server-postgresql", "1.16.3", "mysql://vw:pw@db/vw", "without mysql support"),
-    ("vaultwarden/server", "1.37.1", "redis://db/0", "scheme 'redis://' is not supported"),
+    ("vaultwarden/server", "1.37.1", "redis://db/0", "does not match any known database scheme"),
+    ("vaultwarden/server", "1.35.1", "redis://db/0", "scheme 'redis://' is not supported"),
 ])
 def test_wrong_backend_is_refused(engine, repository, tag, url, message):
     env = {"DATABASE_URL": url} if url else {}
@@ -148,20 +207,27 @@ def test_wrong_backend_is_refused(engine, repository, tag, url, message):
     assert message in engine.logs(name)
 
 
-@pytest.mark.parametrize("url", ["sqlite:///data/other.sqlite3", "/data/other.sqlite3"])
-def test_sqlite_url_spellings(engine, data_dir, url):
-    name = engine.run(image(engine, "1.37.1"), options=["-v", data_dir + ":/data"], env={"DATABASE_URL": url}, publish=80)
+@pytest.mark.parametrize("tag,url", [("1.37.1", "sqlite:///data/other.sqlite3"), ("1.35.1", "/data/other.sqlite3")])
+def test_sqlite_url_spellings(engine, data_dir, tag, url):
+    name = engine.run(image(engine, tag), options=["-v", data_dir + ":/data"], env={"DATABASE_URL": url}, publish=80)
     engine.wait_health(name)
     assert engine.standin(name)["database"] == "sqlite"
     assert os.path.exists(os.path.join(data_dir, "other.sqlite3"))
     assert not os.path.exists(os.path.join(data_dir, "db.sqlite3"))
 
 
+def test_a_bare_sqlite_path_must_exist_since_1_37(engine, data_dir):
+    name = engine.run(image(engine, "1.37.1"), options=["-v", data_dir + ":/data"], env={"DATABASE_URL": "/data/other.sqlite3"})
+    assert engine.wait_exit(name) == 1
+    assert "no existing SQLite database was found at '/data/other.sqlite3'" in engine.logs(name)
+
+
 @pytest.mark.parametrize("platform", [AMD64, ARM64])
 def test_release_that_never_becomes_healthy(engine, platform):
     name = engine.run(image(engine, "1.99.0", platform=platform), publish=80)
     engine.wait_health(name, want="unhealthy", timeout=240)
-    assert engine.http(name, "/alive")[0] == 503
+    # Under load the health checks can fail before the emulated server listens: wait for it, then it says 503.
+    assert engine.http(name, "/alive", listening_within=120)[0] == 503
     assert engine.state(name)["Running"]
 
 
@@ -170,3 +236,21 @@ def test_release_that_crashes(engine, platform):
     name = engine.run(image(engine, "1.99.1-alpine", platform=platform))
     assert engine.wait_exit(name) == 1
     assert "broken on purpose" in engine.logs(name)
+
+
+@pytest.mark.parametrize("platform", [AMD64, ARM64])
+def test_release_that_reads_the_vault_back_empty(engine, data_dir, platform):
+    good = engine.run(image(engine, "1.37.2", platform=platform), options=["-v", data_dir + ":/data"],
+                      env={"SIGNUPS_ALLOWED": "true"}, publish=80)
+    engine.wait_health(good, timeout=240)
+    assert register(engine, good, "alice@example.com", 650000) == 200
+    docker("stop", good)
+    broken = engine.run(image(engine, "1.99.2", platform=platform), options=["-v", data_dir + ":/data"],
+                        env={"ADMIN_TOKEN": "plain-admin-token"}, publish=80)
+    engine.wait_health(broken, timeout=240)
+    assert engine.standin(broken)["counts"]["users"] == 1
+    status, body = engine.http(broken, "/identity/accounts/prelogin", data=json.dumps({"email": "alice@example.com"}).encode(),
+                               headers={"Content-Type": "application/json"})
+    assert status == 200 and json.loads(body)["kdfIterations"] == 600000, "a known user reads back as unknown"
+    status, _headers, body = request(engine, broken, "/admin/users", headers=admin_cookie(engine, broken, "plain-admin-token"))
+    assert status == 200 and [user["email"] for user in json.loads(body)] == [""]

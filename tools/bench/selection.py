@@ -27,7 +27,7 @@ from ansible_collections.homelab.vaultwarden.plugins.module_utils.official_image
     parse_library,
 )
 
-LIBRARIES = os.path.join(ROOT, "roles", "server", "files", "official-images")
+LIBRARIES = os.path.join(ROOT, "roles", "vaultwarden", "files", "official-images")
 
 # A fleet's worth of requests: every supported platform, both variants, old and new releases, mirrors,
 # the arm32v6 work-around, and refusals (which build longer messages).

@@ -13,8 +13,12 @@ import subprocess
 import sys
 import time
 
-from . import config, images, layout, prereqs, publish, registry
+from . import config, engine_cache, images, layout, prereqs, progress, publish, registry
+from .progress import clock
 from .util import WorldError, log, step
+
+# A cold build (empty cache) must fit here on a 2-core machine (docs/testing.md).
+COLD_BUILD_BUDGET = 600
 
 
 @contextlib.contextmanager
@@ -32,9 +36,12 @@ def _build_lock():
 
 def cmd_build(args) -> None:
     started = time.monotonic()
-    with step("prerequisites (apt packages, binfmt F flag, Docker engine)"):
+    os.makedirs(config.CACHE_DIR, exist_ok=True)
+    progress.configure(config.path("timings.json"))
+    with step("prerequisites (apt packages, binfmt F flag%s)" % ("" if args.images_only else ", Docker engine")):
         prereqs.ensure_all()
-        prereqs.ensure_docker()
+        if not args.images_only:
+            prereqs.ensure_docker()
     with _build_lock():
         _build(args, started)
 
@@ -43,20 +50,61 @@ def _build(args, started: float) -> None:
     builds = images.all_builds()
     # Working containers can only be left over by an interrupted build: this one holds the lock.
     images.remove_working_containers()
-    with step("images (%d exports, --jobs %d)" % (len(builds), args.jobs)):
-        images.Builder(args.jobs).run(builds)
+    built = images.Builder(args.jobs, progress.REPORTER.timings).run(builds)
     images.prune()
+    images_done = time.monotonic() - started
+    if built:
+        _record_build(built, len(builds), images_done)
+    if args.images_only:
+        log("images ready in %s (--images-only: registry, publishing and the Docker engine left alone)" % clock(images_done))
+        return
     registry.start()
     if publish.published() and registry.Client().get_manifest("vaultwarden/server", layout.VAULTWARDEN_TESTING):
         log("registry content is current (moved tags are kept; `reset-tags` restores the default layout)")
+        publish.prune()
     else:
-        with step("publish repositories and tags to %s" % config.REGISTRY):
-            counts = publish.publish_all()
+        with step("publish repositories and tags to %s" % config.REGISTRY, key="publish") as publishing:
+            counts = publish.publish_all(progress=publishing)
+        engine_cache.forget_pulled_images()
         for repository, count in sorted(counts.items()):
             log("  %-32s %3d tags" % (repository, count))
-    with step("fleet host images in the Docker engine"):
+    with step("fleet host images in the Docker engine", key="fleet images"):
         publish.load_fleet_images()
-    log("world ready in %.1fs (cache %s)" % (time.monotonic() - started, config.CACHE_DIR))
+    total = time.monotonic() - started
+    if built:
+        _record_build(built, len(builds), images_done, total)
+    log("world ready in %s (cache %s)" % (clock(total), config.CACHE_DIR))
+    if built == len(builds):
+        log("cold build: %s against a budget of %s (%s)" % (
+            clock(total), clock(COLD_BUILD_BUDGET), "within" if total <= COLD_BUILD_BUDGET else "OVER BUDGET"))
+
+
+def _record_build(built: int, total_images: int, images_seconds: float, seconds: float | None = None) -> None:
+    """The last build that built something, for `timings` (and tools/test-all.sh's summary)."""
+    progress.REPORTER.timings.put_record("last_build", {
+        "images_built": built, "images_total": total_images, "images_seconds": round(images_seconds, 1),
+        "seconds": round(seconds, 1) if seconds is not None else None, "cold": built == total_images,
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
+    })
+
+
+def cmd_timings(_args) -> int:
+    """The last build that built images, per step, against the cold-build budget."""
+    timings = progress.Timings(config.path("timings.json"))
+    last = timings.record("last_build")
+    if not last:
+        print("no build recorded in %s" % config.path("timings.json"))
+        return 1
+    seconds = last["seconds"] if last.get("seconds") is not None else last["images_seconds"]
+    print("last world build (%s): %d of %d images built in %s%s" % (
+        last["finished"], last["images_built"], last["images_total"], clock(seconds),
+        "" if last.get("seconds") is not None else " (--images-only)"))
+    if last.get("cold"):
+        print("  cold build, budget %s: %s" % (clock(COLD_BUILD_BUDGET), "within" if seconds <= COLD_BUILD_BUDGET else "OVER BUDGET"))
+    for key, value in sorted(timings.data["steps"].items()):
+        counts = ", ".join("%d %s" % (n, unit) for unit, n in sorted((value.get("counts") or {}).items()))
+        print("  %-28s %9s%s" % (key, clock(value.get("seconds", 0)), "  (%s)" % counts if counts else ""))
+    return 0
 
 
 def cmd_start(_args) -> None:
@@ -89,7 +137,7 @@ def cmd_status(_args) -> int:
     for arch in config.ARCHES.values():
         name = "%s:%s" % (config.FLEET_IMAGE, arch.fleet_tag)
         shown = subprocess.run(["docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}/{{.Variant}}", name],
-                               capture_output=True, text=True, check=False)
+                               capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
         print("  %-24s %s" % (name, shown.stdout.strip().rstrip("/") if shown.returncode == 0 else "missing"))
     return 0 if pid and up else 1
 
@@ -117,16 +165,16 @@ def cmd_reset_tags(_args) -> None:
 def cmd_clean(_args) -> None:
     registry.stop()
     for arch in config.ARCHES.values():
-        subprocess.run(["docker", "rmi", "%s:%s" % (config.FLEET_IMAGE, arch.fleet_tag)], capture_output=True, check=False)
+        subprocess.run(["docker", "rmi", "%s:%s" % (config.FLEET_IMAGE, arch.fleet_tag)], capture_output=True, check=False, stdin=subprocess.DEVNULL)
     storage = ["buildah", "--root", config.path("containers", "storage"), "--runroot", config.path("containers", "run")]
     if os.path.isdir(config.path("containers")):
-        subprocess.run(storage + ["rm", "--all"], capture_output=True, check=False)
-        subprocess.run(storage + ["rmi", "--all", "--force"], capture_output=True, check=False)
+        subprocess.run(storage + ["rm", "--all"], capture_output=True, check=False, stdin=subprocess.DEVNULL)
+        subprocess.run(storage + ["rmi", "--all", "--force"], capture_output=True, check=False, stdin=subprocess.DEVNULL)
     # Overlay mounts left by an interrupted build would make rmtree fail.
     with open("/proc/self/mounts") as handle:
         mounts = [line.split()[1] for line in handle if line.split()[1].startswith(config.CACHE_DIR + "/")]
     for mount in sorted(mounts, reverse=True):
-        subprocess.run(["umount", "-l", mount], check=False)
+        subprocess.run(["umount", "-l", mount], check=False, stdin=subprocess.DEVNULL)
     shutil.rmtree(config.CACHE_DIR, ignore_errors=True)
     log("removed %s and the %s images" % (config.CACHE_DIR, config.FLEET_IMAGE))
 
@@ -135,10 +183,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tools.world", description="The offline test world (see tools/world/README.md).")
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="install prerequisites, build what the cache lacks, start the registry, publish")
-    # More jobs than cores pays: debootstrap and apt spend much of their time downloading.
+    # More jobs than cores pays: installs spend part of their time downloading or waiting on one emulated process.
     build.add_argument("--jobs", type=int, default=int(os.environ.get("VW_WORLD_JOBS", "4")),
                        help="parallel image builds (default 4, or $VW_WORLD_JOBS)")
+    build.add_argument("--images-only", action="store_true",
+                       help="build the images the cache lacks and stop: no registry, no publishing, no Docker engine")
     build.set_defaults(func=cmd_build)
+    commands.add_parser("timings", help="the last build's time per step, against the cold-build budget").set_defaults(func=cmd_timings)
     commands.add_parser("start", help="start the registry (no-op when it runs)").set_defaults(func=cmd_start)
     commands.add_parser("stop", help="stop the registry").set_defaults(func=cmd_stop)
     commands.add_parser("status", help="registry, content and fleet images").set_defaults(func=cmd_status)

@@ -15,7 +15,18 @@ CACHE_DIR = os.path.abspath(os.environ.get("VW_WORLD_CACHE") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "homelab-vaultwarden", "world"))
 
 REGISTRY_HOST = "127.0.0.1"
-REGISTRY_PORT = 5000
+
+
+def _registry_port() -> int:
+    # Another port lets a second world (an experiment, another cache) run beside the one the tests use.
+    text = os.environ.get("VW_WORLD_REGISTRY_PORT", "5000")
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise SystemExit("VW_WORLD_REGISTRY_PORT=%r is not a TCP port; set it to a number from 1 to 65535 "
+                         "(default 5000, the port the tests and the README use)" % text)
+    return int(text)
+
+
+REGISTRY_PORT = _registry_port()
 REGISTRY = "%s:%d" % (REGISTRY_HOST, REGISTRY_PORT)
 # Loopback aliases of the same registry: one per emulated fleet host sharing the machine's daemon (docs/testing.md)
 REGISTRY_ALIASES = tuple("127.0.0.%d:%d" % (n, REGISTRY_PORT) for n in (2, 3, 4))
@@ -24,12 +35,27 @@ SUITE = "bookworm"
 MIRROR = os.environ.get("VW_WORLD_MIRROR", "http://deb.debian.org/debian")
 
 # Bumped by hand when the way images are assembled changes without any input file changing.
-BUILDER_REVISION = "3"
+BUILDER_REVISION = "4"
 
-HOST_APT_PACKAGES = ("buildah", "docker-registry", "qemu-user-static", "binfmt-support", "debootstrap", "skopeo")
+# python3: Debian's own interpreter byte-compiles the images' Python modules on the host (see native.py).
+HOST_APT_PACKAGES = ("buildah", "docker-registry", "qemu-user-static", "binfmt-support", "mmdebstrap", "skopeo", "python3",
+                     "debian-archive-keyring")
+
+# What Debian's slim images (debian:bookworm-slim, the base of the official vaultwarden image) leave out: the
+# images install no documentation, manual pages or translations, so there is less to unpack, commit and push.
+DPKG_EXCLUDES = (
+    "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+    "path-exclude=/usr/share/man/*",
+    "path-exclude=/usr/share/groff/*",
+    "path-exclude=/usr/share/info/*",
+    "path-exclude=/usr/share/lintian/*",
+    "path-exclude=/usr/share/linda/*",
+    "path-exclude=/usr/share/locale/*",
+)
 
 # What the stand-in needs (python3 + the database drivers upstream links in), plus openssl for rsa_key.pem.
-# debootstrap does not resolve virtual packages: python3-argon2 needs python3-cffi-backend named explicitly.
+# python3-argon2 needs python3-cffi-backend, a virtual package's provider, named explicitly.
 BASE_PACKAGES = ("python3", "python3-pymysql", "python3-psycopg2", "python3-argon2", "python3-cffi-backend", "openssl")
 FLEET_PACKAGES = ("python3-docker", "docker.io")
 MARIADB_PACKAGES = ("mariadb-server", "mariadb-client")

@@ -23,7 +23,7 @@ class Image:
     variant: str            # debian | alpine
     platform: str
     backends: tuple
-    fault: str = ""         # '' | unhealthy | crash
+    fault: str = ""         # '' | unhealthy | crash | empty-reads
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,10 @@ VAULTWARDEN_RELEASES = (
     Release("1.37.1"),
     Release("1.37.2"),
 )
-# Broken on purpose, for rollback tests: never healthy (/alive answers 503), and exits 1 a second after start.
-BROKEN_RELEASES = (Release("1.99.0", fault="unhealthy"), Release("1.99.1", fault="crash"))
+# Broken on purpose, for rollback tests: never healthy (/alive answers 503), exits 1 a second after start, and
+# healthy but reading every text value back empty (the vault looks empty: libmariadb's CONC-821 regression).
+BROKEN_RELEASES = (Release("1.99.0", fault="unhealthy"), Release("1.99.1", fault="crash"),
+                   Release("1.99.2", fault="empty-reads"))
 VAULTWARDEN_LATEST = "1.37.1"    # tests move `latest` to 1.37.2 to see an update
 VAULTWARDEN_TESTING = "1.37.2"
 

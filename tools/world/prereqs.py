@@ -20,7 +20,7 @@ QEMU_HANDLERS = ("qemu-aarch64", "qemu-arm")
 def missing_packages() -> list[str]:
     missing = []
     for package in config.HOST_APT_PACKAGES:
-        status = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True, check=False)
+        status = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
         if "install ok installed" not in status.stdout:
             missing.append(package)
     return missing
@@ -79,7 +79,7 @@ def ensure_binfmt() -> None:
 
 
 def ensure_docker() -> None:
-    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
+    if subprocess.run(["docker", "info"], capture_output=True, check=False, stdin=subprocess.DEVNULL).returncode != 0:
         raise WorldError("the Docker engine is not reachable (`docker info` fails); start it, e.g. with tools/bootstrap.sh")
 
 

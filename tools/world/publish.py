@@ -12,11 +12,12 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 
 from . import config, layout
 from .images import Build, blob_path, read_export
-from .registry import LIST, V2S2, Client, digest_of
+from .registry import LIST, STORAGE, V2S2, Client, digest_of
 from .util import WorldError, atomic_write, log
 
 STAMP = config.path("registry", "published.json")
@@ -153,11 +154,18 @@ def published() -> bool:
         return False
 
 
-def publish_all(client: Client | None = None) -> dict:
+def publish_all(client: Client | None = None, progress=None) -> dict:
     publisher = Publisher(client)
     world = layout.default_layout()
     counts: dict[str, int] = {}
-    for tag in world.tags:
+    total = len(world.tags) + sum(len(tags) for _kind, tags in layout.DATABASE_TAGS.values()) + 1
+
+    def report(done: int) -> None:
+        if progress is not None:
+            progress.update(done=done, total=total, unit="tags pushed", detail="%.0f MB of layers uploaded" % (publisher.client.uploaded / 1e6))
+
+    for number, tag in enumerate(world.tags):
+        report(number)
         publisher.put_tag(tag)
         counts[tag.repository] = counts.get(tag.repository, 0) + 1
     for repository, (kind, tags) in layout.DATABASE_TAGS.items():
@@ -170,8 +178,49 @@ def publish_all(client: Client | None = None) -> dict:
                for platform in layout.FLEET_PLATFORMS]
     publisher.put_list(config.FLEET_REPOSITORY, config.FLEET_TAG, entries)
     counts[config.FLEET_REPOSITORY] = 1
+    report(sum(counts.values()))
+    prune()
     atomic_write(STAMP, json.dumps({"key": publish_key()}) + "\n")
     return counts
+
+
+def expected_tags() -> dict[str, set]:
+    """repository -> the tags this world defines (stand-ins, database images, the fleet host image)."""
+    expected: dict[str, set] = {}
+    for tag in layout.default_layout().tags:
+        expected.setdefault(tag.repository, set()).add(tag.tag)
+    for repository, (_kind, tags) in layout.DATABASE_TAGS.items():
+        expected[repository] = set(tags)
+    expected[config.FLEET_REPOSITORY] = {config.FLEET_TAG}
+    return expected
+
+
+def prune(expected: dict | None = None, storage: str = STORAGE) -> list[str]:
+    """Remove the repositories and tags that an earlier world (or a test) left and this world does not define.
+
+    The storage may outlive many versions of the layout, and the registry would go on serving what they
+    pushed; the world must hold exactly what layout.py says. Blobs stay (shared layers; a rebuild reuses them).
+    """
+    expected = expected_tags() if expected is None else expected
+    root = os.path.join(storage, "docker", "registry", "v2", "repositories")
+    removed = []
+    for directory, subdirs, _files in os.walk(root):
+        if "_manifests" not in subdirs:
+            continue
+        subdirs[:] = []
+        repository = os.path.relpath(directory, root)
+        if repository not in expected:
+            shutil.rmtree(directory)
+            removed.append(repository)
+            continue
+        tags_dir = os.path.join(directory, "_manifests", "tags")
+        for tag in sorted(os.listdir(tags_dir)) if os.path.isdir(tags_dir) else ():
+            if tag not in expected[repository]:
+                shutil.rmtree(os.path.join(tags_dir, tag))
+                removed.append("%s:%s" % (repository, tag))
+    if removed:
+        log("removed from the registry what this world does not define: " + ", ".join(sorted(removed)))
+    return removed
 
 
 # --- moving tags -------------------------------------------------------------------------------------
@@ -231,16 +280,17 @@ def load_fleet_images() -> None:
         local = "%s:%s" % (config.FLEET_IMAGE, arch.fleet_tag)
         want = Build("fleet", arch).key
         have = subprocess.run(["docker", "image", "inspect", "--format", '{{index .Config.Labels "org.homelab.world.key"}}', local],
-                              capture_output=True, text=True, check=False).stdout.strip()
+                              capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL).stdout.strip()
         if have == want:
             continue
-        subprocess.run(["docker", "pull", "-q", "--platform", platform, reference], check=True, capture_output=True, text=True)
-        subprocess.run(["docker", "tag", reference, local], check=True)
+        subprocess.run(["docker", "pull", "-q", "--platform", platform, reference], check=True, capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL)
+        subprocess.run(["docker", "tag", reference, local], check=True, stdin=subprocess.DEVNULL)
         pulled = True
         shown = subprocess.run(["docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}/{{.Variant}}", local],
-                               check=True, capture_output=True, text=True).stdout.strip().rstrip("/")
+                               check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL).stdout.strip().rstrip("/")
         if shown != platform:
             raise WorldError("%s was recorded by the engine as %s instead of %s" % (local, shown, platform))
         log("%s loaded into the Docker engine (%s)" % (local, shown))
     if pulled:
-        subprocess.run(["docker", "rmi", reference], check=False, capture_output=True)
+        subprocess.run(["docker", "rmi", reference], check=False, capture_output=True, stdin=subprocess.DEVNULL)

@@ -161,6 +161,7 @@ def digest_of(data: bytes) -> str:
 class Client:
     def __init__(self, base: str = "http://" + config.REGISTRY):
         self.base = base
+        self.uploaded = 0   # bytes of blobs uploaded (progress)
 
     def _request(self, method: str, url: str, data: bytes | None = None, headers: dict | None = None):
         if not url.startswith("http"):
@@ -198,6 +199,7 @@ class Client:
                                                headers={"Content-Type": "application/octet-stream"})
         if status != 201:
             raise WorldError("uploading blob %s to %s failed (HTTP %d): %s" % (digest, repository, status, body[:200]))
+        self.uploaded += len(data)
 
     def put_manifest(self, repository: str, reference: str, data: bytes, media_type: str) -> str:
         status, _headers, body = self._request("PUT", "/v2/%s/manifests/%s" % (repository, reference), data=data,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Entrypoint of the test world's library/mariadb image (Debian's mariadb-server): the runtime interface of the
 # official image that the collection relies on. Initialises /var/lib/mysql on first start from MARIADB_* (or
-# MYSQL_*) variables, then runs mariadbd as the mysql user in the foreground.
+# MYSQL_*) variables, each also as <NAME>_FILE, then runs mariadbd as the mysql user in the foreground.
 set -euo pipefail
 
 DATADIR=/var/lib/mysql
@@ -9,6 +9,19 @@ SOCKET=/run/mysqld/mysqld.sock
 
 log() { printf '%s [Entrypoint]: %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S+00:00')" "$*"; }
 die() { log "ERROR: $*" >&2; exit 1; }
+
+# VAR_FILE names a file holding VAR's value, as in the official image (file_env): read as root before the
+# server user takes over, so the file may be root-only; both set is an error.
+file_env() {
+    local var="$1" file_var="${1}_FILE"
+    if [ -n "${!var:-}" ] && [ -n "${!file_var:-}" ]; then
+        die "both $var and $file_var are set (but are exclusive)"
+    fi
+    if [ -n "${!file_var:-}" ]; then
+        export "$var"="$(< "${!file_var}")"
+        unset "$file_var"
+    fi
+}
 
 # MARIADB_X, or the MYSQL_X spelling the official image also accepts.
 setting() {
@@ -111,6 +124,7 @@ if [ "${1:0:1}" = '-' ]; then
 fi
 
 if [ "$1" = mariadbd ] || [ "$1" = mysqld ]; then
+    for name in ROOT_PASSWORD PASSWORD USER DATABASE ROOT_HOST; do file_env "MARIADB_$name"; file_env "MYSQL_$name"; done
     if [ "$(id -u)" = 0 ]; then
         mkdir -p "$DATADIR" /run/mysqld
         chown mysql:mysql "$DATADIR" /run/mysqld

@@ -1,11 +1,24 @@
 #!/usr/bin/env bash
 # Entrypoint of the test world's library/postgres image (Debian's postgresql-15): the runtime interface of the
 # official image that the collection relies on. Initialises PGDATA on first start from POSTGRES_PASSWORD,
-# POSTGRES_USER and POSTGRES_DB, listens on all interfaces with password authentication, runs as postgres.
+# POSTGRES_USER and POSTGRES_DB (each also as <NAME>_FILE), listens on all interfaces with password authentication, runs as postgres.
 set -euo pipefail
 
 log() { printf '%s [Entrypoint]: %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" "$*"; }
 die() { log "ERROR: $*" >&2; exit 1; }
+
+# VAR_FILE names a file holding VAR's value, as in the official image (file_env): read as root before the
+# server user takes over, so the file may be root-only; both set is an error.
+file_env() {
+    local var="$1" file_var="${1}_FILE"
+    if [ -n "${!var:-}" ] && [ -n "${!file_var:-}" ]; then
+        die "both $var and $file_var are set (but are exclusive)"
+    fi
+    if [ -n "${!file_var:-}" ]; then
+        export "$var"="$(< "${!file_var}")"
+        unset "$file_var"
+    fi
+}
 
 PGDATA=${PGDATA:-/var/lib/postgresql/data}
 export PGDATA
@@ -42,6 +55,7 @@ if [ "${1:0:1}" = '-' ]; then
 fi
 
 if [ "$1" = postgres ]; then
+    for name in POSTGRES_PASSWORD POSTGRES_USER POSTGRES_DB POSTGRES_INITDB_ARGS; do file_env "$name"; done
     if [ "$(id -u)" = 0 ]; then
         mkdir -p "$PGDATA" /var/run/postgresql
         chown postgres:postgres "$PGDATA" /var/run/postgresql

@@ -22,7 +22,7 @@ from ansible_collections.homelab.vaultwarden.plugins.filter import (
 )
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
-LIBRARIES = os.path.join(ROOT, "roles", "server", "files", "official-images")
+LIBRARIES = os.path.join(ROOT, "roles", "vaultwarden", "files", "official-images")
 
 
 def _filter(module, name):
@@ -63,7 +63,16 @@ def test_vaultwarden_image():
     assert select("armv7l", "1.32.0", "mariadb", "alpine", "ghcr.io") == {
         "repository": "dani-garcia/vaultwarden", "tag": "1.32.0-alpine",
         "ref": "ghcr.io/dani-garcia/vaultwarden:1.32.0-alpine", "platform": "linux/arm/v7", "pull": "missing",
-        "era": "vaultwarden", "channel": "pinned", "version": "1.32.0", "variant": "alpine", "database": "mysql"}
+        "era": "vaultwarden", "channel": "pinned", "version": "1.32.0", "variant": "alpine", "database": "mysql",
+        "warnings": [], "non_root_capabilities": []}
+
+
+def test_vaultwarden_image_reports_warnings_and_capabilities():
+    select = _filter(vaultwarden_image, "vaultwarden_image")
+    assert select("amd64", "1.28.0")["non_root_capabilities"] == ["NET_BIND_SERVICE"]
+    chosen = select("amd64", "1.14", "mysql")
+    assert (chosen["tag"], chosen["version"]) == ("1.14", "1.14")
+    assert len(chosen["warnings"]) == 2 and all("uncertain fact" in warning for warning in chosen["warnings"])
 
 
 def test_vaultwarden_image_accepts_the_platform_fact():
@@ -94,7 +103,9 @@ def test_vaultwarden_image_treats_omit_as_not_given(omit):
 
 
 @pytest.mark.parametrize("args, kwargs, fragment", [
-    (("armv7l", "raspberry"), {}, "retired on 2021-01-14"),
+    (("armv7l", "raspberry"), {}, "removed on 2021-01-14"),
+    (("amd64", "1.14.0"), {}, "use version='1.14'"),
+    (("armv6l", "1.25.0"), {"docker_version": "24.0.7"}, "dani-garcia/vaultwarden#2490"),
     (("armv6l", "latest"), {"docker_version": "19.03.13"}, "moby/moby#41017"),
     (("sparc",), {}, "unknown platform"),
     (({"platform": None},), {}, "must be a string"),
@@ -152,9 +163,10 @@ def test_image_tag_info():
     assert (info["channel"], info["variant"], info["official_naming"]) == ("latest", "alpine", False)
     legacy = _filter(image_tag_info, "image_tag_info")("raspberry")
     assert (legacy["legacy"], legacy["retired"]) == (True, "2021-01-14")
+    assert _filter(image_tag_info, "image_tag_info")("1.14-alpine")["version"] == "1.14"
 
 
-@pytest.mark.parametrize("tag", ["v1.30.0", "1.30", "1.30.0-arm32v6", 42])
+@pytest.mark.parametrize("tag", ["v1.30.0", "1.30", "1.30.0-arm32v6", "1.14.0", "1.20.0-armv6", 42])
 def test_image_tag_info_errors_are_filter_errors(tag):
     with pytest.raises(AnsibleFilterError):
         _filter(image_tag_info, "image_tag_info")(tag)
@@ -165,6 +177,14 @@ def test_image_tag_info_errors_are_filter_errors(tag):
 def test_official_images_library(libraries):
     entries = _filter(official_images_library, "official_images_library")(libraries["mysql"], "mysql")
     assert [entry["architectures"] for entry in entries] == [["amd64", "arm64v8"]] * 3
+
+
+def test_a_library_without_tags_gives_no_entries_and_no_tags():
+    path = os.path.join(ROOT, "tests", "unit", "plugins", "module_utils", "fixtures", "official-images", "notary")
+    with open(path, encoding="utf-8") as handle:
+        notary = handle.read()
+    assert _filter(official_images_library, "official_images_library")(notary, "notary") == []
+    assert _filter(official_image_tags, "official_image_tags")(notary, "linux/arm64") == []
 
 
 @pytest.mark.parametrize("text, fragment", [

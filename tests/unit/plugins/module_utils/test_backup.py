@@ -9,8 +9,12 @@ import errno
 import hashlib
 import json
 import os
+import re
+import socket
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 import time
 
@@ -132,26 +136,41 @@ def file_bytes(path):
 # Option validation
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("0700", 0o700), ("700", 0o700), ("0750", 0o750), ("0o770", 0o770), (0o700, 0o700), (448, 0o700), ("0777", 0o777),
-])
-def test_parse_mode_accepts_octal(value, expected):
-    assert backup.parse_mode(value) == expected
+@pytest.mark.parametrize("value", ["0700", "700", "0o700", 0o700, 448])
+def test_parse_mode_accepts_only_owner_only(value):
+    assert backup.parse_mode(value) == 0o700
+    assert backup.file_mode_for(backup.parse_mode(value)) == 0o600
 
 
 @pytest.mark.parametrize("value, reason", [
-    ("0600", "owner rwx"), ("rwx", "octal"), ("0800", "octal"), ("01777", "outside"), (-1, "outside"), (True, "octal"),
-    ("0500", "owner rwx"),
+    ("0750", "gives the group or others access to backups, which hold the whole vault"),
+    ("0777", "gives the group or others access"),
+    (0o777, "gives the group or others access"),
+    ("0701", "gives the group or others access"),
+    ("0600", "denies the owner rwx"), ("0500", "denies the owner rwx"),
+    ("rwx", "not an octal permission"), ("0800", "not an octal permission"), (True, "not an octal permission"),
+    ("01777", "outside 0000-0777"), (-1, "outside 0000-0777"),
 ])
-def test_parse_mode_refuses_with_the_fix(value, reason):
-    with pytest.raises(BackupError, match=reason) as raised:
+def test_parse_mode_refuses_naming_value_reason_and_fix(value, reason):
+    with pytest.raises(BackupError) as raised:
         backup.parse_mode(value)
-    assert "0700" in str(raised.value)
+    message = str(raised.value)
+    assert repr(value) in message, "the message names the value"
+    assert reason in message
+    assert "remove mode from the task (or set it to '0700')" in message
 
 
-@pytest.mark.parametrize("dir_mode, file_mode", [(0o700, 0o600), (0o750, 0o640), (0o777, 0o666), (0o711, 0o600)])
-def test_files_get_the_directory_mode_without_execute(dir_mode, file_mode):
-    assert backup.file_mode_for(dir_mode) == file_mode
+@pytest.mark.parametrize("mode", ["0750", "0777"])
+def test_wide_mode_is_refused_before_anything_is_written(tmp_path, mode):
+    data = make_data_dir(tmp_path)
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    os.chmod(backups, 0o755)
+    before = (tree_state(str(data)), tree_state(str(tmp_path)))
+    with pytest.raises(BackupError, match="gives the group or others access"):
+        backup.create_backup(str(data), str(backups), mode=mode)
+    assert (tree_state(str(data)), tree_state(str(tmp_path))) == before
+    assert stat.S_IMODE(os.stat(backups).st_mode) == 0o755, "a refused run does not even tighten"
 
 
 @pytest.mark.parametrize("label", ["1.32.0-to-1.35.1", "pre_upgrade", "a", "v1+build.2", "X" * 64])
@@ -239,14 +258,81 @@ def test_backup_copies_the_vaultwarden_files_with_a_manifest(tmp_path):
     assert not os.path.exists(os.path.join(path, "icon_cache")), "icon_cache is opt-in"
 
 
-def test_backup_is_private_by_default_and_follows_mode(tmp_path):
+def assert_private(path):
+    for current, _dirnames, filenames in os.walk(path):
+        assert stat.S_IMODE(os.stat(current).st_mode) == 0o700, current
+        for name in filenames:
+            assert stat.S_IMODE(os.stat(os.path.join(current, name)).st_mode) == 0o600, os.path.join(current, name)
+
+
+def test_backup_is_always_private_whatever_the_umask_and_source_modes(tmp_path):
     data = make_data_dir(tmp_path)
-    for mode, dirs, files in (("0700", 0o700, 0o600), ("0750", 0o750, 0o640)):
-        path = backup.create_backup(str(data), str(tmp_path / mode), mode=mode)["backup_path"]
-        for current, dirnames, filenames in os.walk(path):
-            assert stat.S_IMODE(os.stat(current).st_mode) == dirs
-            for name in filenames:
-                assert stat.S_IMODE(os.stat(os.path.join(current, name)).st_mode) == files, name
+    os.chmod(data / "attachments" / "cipher-1" / "a1", 0o666)
+    os.chmod(data / "attachments", 0o777)
+    (tmp_path / "dump.sql").write_text("--")
+    os.chmod(tmp_path / "dump.sql", 0o644)
+    old_umask = os.umask(0)
+    try:
+        result = backup.create_backup(str(data), str(tmp_path / "new" / "backups"), extra_files=[str(tmp_path / "dump.sql")])
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(os.stat(tmp_path / "new" / "backups").st_mode) == 0o700
+    assert_private(result["backup_path"])
+    assert result["tightened"] == [], "a root this run created is not reported as tightened"
+
+
+@pytest.mark.parametrize("old_mode", [0o1777, 0o755, 0o2770, 0o711])
+def test_existing_backup_root_is_tightened_and_reported(tmp_path, old_mode):
+    data = make_data_dir(tmp_path)
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    os.chmod(backups, old_mode)
+    result = backup.create_backup(str(data), str(backups))
+    assert stat.S_IMODE(os.stat(backups).st_mode) == 0o700
+    assert result["tightened"] == [str(backups)]
+    assert any("had mode %04o" % old_mode in warning and "tightened it to 0700" in warning for warning in result["warnings"])
+    again = backup.create_backup(str(data), str(backups))
+    assert again["tightened"] == []
+
+
+def test_backups_of_earlier_versions_are_narrowed(tmp_path):
+    data = make_data_dir(tmp_path)
+    backups = tmp_path / "backups"
+    old = backup.create_backup(str(data), str(backups), now=at(0))["backup_path"]
+    os.chmod(os.path.join(old, "config.json"), 0o640)     # what mode: '0750' made in 0.1.0
+    os.chmod(os.path.join(old, "attachments"), 0o750)
+    os.chmod(old, 0o750)
+    check = backup.create_backup(str(data), str(backups), now=at(1), check_mode=True)
+    assert check["tightened"] == [old]
+    assert stat.S_IMODE(os.stat(old).st_mode) == 0o750, "check mode changes nothing"
+    result = backup.create_backup(str(data), str(backups), now=at(1))
+    assert result["tightened"] == [old]
+    assert_private(old)
+    assert backup.verify_backup(old)["format"] == backup.MANIFEST_FORMAT
+
+
+def test_check_mode_reports_the_tightening_without_doing_it(tmp_path):
+    data = make_data_dir(tmp_path)
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    os.chmod(backups, 0o1777)
+    result = backup.create_backup(str(data), str(backups), check_mode=True)
+    assert result["tightened"] == [str(backups)]
+    assert any("would be tightened" in warning for warning in result["warnings"])
+    assert stat.S_IMODE(os.stat(backups).st_mode) == 0o1777
+    assert os.listdir(str(backups)) == []
+
+
+@pytest.mark.parametrize("shared", ["/tmp", "/var/tmp", "/"])
+def test_shared_system_directories_are_refused_as_backup_root(tmp_path, shared):
+    data = make_data_dir(tmp_path)
+    before = stat.S_IMODE(os.stat(shared).st_mode)
+    with pytest.raises(BackupError) as raised:
+        backup.create_backup(str(data), shared)
+    message = str(raised.value)
+    assert "backup_dir %s is a directory shared by other users" % shared in message
+    assert "use a subdirectory such as %s" % os.path.join(shared, "vaultwarden-backups") in message
+    assert stat.S_IMODE(os.stat(shared).st_mode) == before
 
 
 def test_backup_skips_and_lists_what_is_missing(tmp_path):
@@ -494,7 +580,10 @@ def test_retention_keeps_the_newest_and_touches_nothing_else(tmp_path):
         assert tree_state(os.path.join(backups, name)) == state, name
     assert file_bytes(os.path.join(backups, "README")) == b"backups live here"
     assert os.path.islink(os.path.join(backups, "link-to-oldest"))
-    assert backup.stale_temporaries(backups) == [os.path.join(backups, backup.TEMP_PREFIX + "interrupted")]
+    [leftover] = backup.find_leftovers(backups, backup.TEMP_PREFIX)
+    assert leftover["path"] == os.path.join(backups, backup.TEMP_PREFIX + "interrupted")
+    assert leftover["state"] == "young", "without an owner file a fresh temporary directory may still be in use"
+    assert any("interrupted is a temporary directory of another run, kept" in warning for warning in result["warnings"])
 
 
 def test_retention_zero_keeps_everything(tmp_path):
@@ -680,10 +769,11 @@ def test_failed_swap_rolls_back(backed_up, monkeypatch):
         return real_move(source, dest)
 
     monkeypatch.setattr(backup, "_move", failing_move)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(BackupError) as raised:
         backup.restore_backup(path, str(data), now=at(30))
-    after = {relpath: value for relpath, value in tree_state(str(data)).items() if not relpath.startswith(backup.PRE_RESTORE_PREFIX)}
-    assert after == before
+    assert "no space left on %s (" % data in str(raised.value)
+    assert "the data directory was put back as it was" in str(raised.value)
+    assert tree_state(str(data)) == before, "the emptied pre-restore directory is removed too"
 
 
 def test_restore_of_a_postgresql_backup_returns_the_dump(tmp_path):
@@ -698,3 +788,452 @@ def test_restore_of_a_postgresql_backup_returns_the_dump(tmp_path):
     assert file_bytes(data / "db.sqlite3") == db_before, "a postgresql backup does not own db.sqlite3"
     assert not (data / "extra").exists()
     assert file_bytes(data / "config.json") != b"{}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Every manifest path stays inside its root, symbolic links resolved
+
+
+def rewrite_manifest(path, change):
+    manifest_path = os.path.join(path, "manifest.json")
+    manifest = json.loads(file_bytes(manifest_path))
+    change(manifest)
+    with open(manifest_path, "w") as handle:
+        json.dump(manifest, handle)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m["sqlite"].update(relative_path="../x"), "unsafe sqlite.relative_path '../x'"),
+    (lambda m: m["sqlite"].update(relative_path="/etc/x"), "unsafe sqlite.relative_path '/etc/x'"),
+    (lambda m: m["sqlite"].update(file="../../x"), "sqlite.file '../../x' is not a file of the backup"),
+    (lambda m: m["extra_files"].append({"path": "../../etc/passwd"}), "unsafe extra file path '../../etc/passwd'"),
+    (lambda m: m["extra_files"].append({"path": "db.sqlite3"}), "unsafe extra file path 'db.sqlite3'"),
+    (lambda m: m["directories"].append({"path": "../outside"}), "unsafe directory path '../outside'"),
+])
+def test_manifest_paths_leading_out_are_refused_and_nothing_changes(backed_up, tmp_path, change, message):
+    data, path, _original, _db = backed_up
+    _mutate(data)
+    rewrite_manifest(path, change)
+    before = (tree_state(str(data)), sorted(os.listdir(str(tmp_path))))
+    with pytest.raises(BackupError) as raised:
+        backup.restore_backup(path, str(data), now=at(30))
+    assert message in str(raised.value)
+    assert "refusing to restore it" in str(raised.value) and "restore an older backup" in str(raised.value)
+    assert (tree_state(str(data)), sorted(os.listdir(str(tmp_path)))) == before
+    assert not (tmp_path / "x").exists()
+
+
+def test_relative_path_through_a_symlink_in_data_dir_is_refused(backed_up, tmp_path):
+    data, path, _original, _db = backed_up
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "db.sqlite3").write_bytes(b"not yours")
+    os.symlink(str(outside), str(data / "sub"))
+    rewrite_manifest(path, lambda m: m["sqlite"].update(relative_path="sub/db.sqlite3"))
+    before = (tree_state(str(data)), tree_state(str(outside)))
+    with pytest.raises(BackupError) as raised:
+        backup.restore_backup(path, str(data), now=at(30))
+    message = str(raised.value)
+    assert "sqlite.relative_path 'sub/db.sqlite3'" in message
+    assert "resolves to %s" % (outside / "db.sqlite3") in message
+    assert "outside data_dir %s" % data in message
+    assert "replace the link by the real file" in message and "nothing was changed" in message
+    assert (tree_state(str(data)), tree_state(str(outside))) == before
+
+
+def test_a_data_dir_entry_that_links_out_is_refused(backed_up, tmp_path):
+    data, path, _original, _db = backed_up
+    outside = tmp_path / "secret-config.json"
+    outside.write_bytes(b"someone else's file")
+    os.unlink(data / "config.json")
+    os.symlink(str(outside), str(data / "config.json"))
+    before = tree_state(str(data))
+    with pytest.raises(BackupError, match="path 'config.json' of the backup resolves to %s" % outside):
+        backup.restore_backup(path, str(data), now=at(30))
+    assert tree_state(str(data)) == before
+    assert file_bytes(outside) == b"someone else's file"
+
+
+def test_a_directory_of_the_backup_that_links_out_is_refused(backed_up, tmp_path):
+    data, path, _original, _db = backed_up
+    _mutate(data)
+    # same files, but reached through a link: verification must not read (nor restore) outside the backup
+    shutil_copy = tmp_path / "copied-sends"
+    os.rename(os.path.join(path, "sends"), str(shutil_copy))
+    os.symlink(str(shutil_copy), os.path.join(path, "sends"))
+    before = tree_state(str(data))
+    with pytest.raises(BackupError, match="'sends/send-1/s1' leads outside the backup through a symbolic link"):
+        backup.restore_backup(path, str(data), now=at(30))
+    assert tree_state(str(data)) == before
+
+
+def test_an_explicit_sqlite_path_outside_data_dir_is_the_callers_choice(backed_up, tmp_path):
+    data, path, _original, original_db = backed_up
+    target = tmp_path / "elsewhere" / "vault.db"
+    target.parent.mkdir()
+    result = backup.restore_backup(path, str(data), sqlite_path=str(target), now=at(30))
+    assert str(target) in result["restored"]
+    assert database_content(str(target)) == original_db
+
+
+def test_backup_dir_inside_data_dir_through_a_symlink_is_refused(tmp_path):
+    data = make_data_dir(tmp_path)
+    os.symlink(str(data), str(tmp_path / "link"))
+    before = tree_state(str(data))
+    with pytest.raises(BackupError) as raised:
+        backup.create_backup(str(data), str(tmp_path / "link" / "backups"))
+    message = str(raised.value)
+    assert "backup_dir %s is inside data_dir %s" % (tmp_path / "link" / "backups", data) in message
+    assert "resolving symbolic links" in message and "put backups beside the data directory" in message
+    assert tree_state(str(data)) == before
+
+
+def test_data_dir_given_as_a_link_with_backups_inside_is_refused(tmp_path):
+    data = make_data_dir(tmp_path)
+    os.symlink(str(data), str(tmp_path / "link"))
+    with pytest.raises(BackupError, match="is inside data_dir"):
+        backup.create_backup(str(tmp_path / "link"), str(data / "backups"))
+    assert not (data / "backups").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Leftovers of killed runs
+
+
+def dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def leftover(directory, name, owner=None, age=0):
+    path = os.path.join(str(directory), backup.TEMP_PREFIX + name)
+    os.makedirs(os.path.join(path, "attachments"))
+    with open(os.path.join(path, "config.json"), "w") as handle:
+        handle.write('{"admin_token": "copy of a secret"}')
+    if owner is not None:
+        with open(os.path.join(path, backup.OWNER_NAME), "w") as handle:
+            json.dump(owner, handle)
+    if age:
+        moment = time.time() - age
+        for entry in (os.path.join(path, backup.OWNER_NAME), path):
+            if os.path.exists(entry):
+                os.utime(entry, (moment, moment))
+    return path
+
+
+def test_leftover_of_a_dead_run_is_removed_and_reported(tmp_path):
+    data = make_data_dir(tmp_path)
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    owner = dict(backup.owner_record(), pid=dead_pid(), start_ticks=None)
+    gone = leftover(backups, "dead", owner)
+    reused = leftover(backups, "reused", dict(backup.owner_record(), start_ticks=backup.owner_record()["start_ticks"] + 1))
+    rebooted = leftover(backups, "rebooted", dict(backup.owner_record(), boot_id="another-boot"))
+    alive = leftover(backups, "alive", backup.owner_record())
+    result = backup.create_backup(str(data), str(backups))
+    assert sorted(result["leftovers_removed"]) == sorted([gone, reused, rebooted])
+    for path in (gone, reused, rebooted):
+        assert not os.path.exists(path)
+    assert os.path.isdir(alive), "the owner is still running"
+    assert any(gone in warning and "removed" in warning and "is gone" in warning for warning in result["warnings"])
+    assert any(alive in warning and "kept because its process %d is still running" % os.getpid() in warning
+               for warning in result["warnings"])
+    assert result["backup_path"] and os.path.isdir(result["backup_path"])
+
+
+def test_leftover_without_owner_is_removed_only_when_old(tmp_path):
+    data = make_data_dir(tmp_path)
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    old = leftover(backups, "old", age=backup.LEFTOVER_MAX_AGE + 60)
+    young = leftover(backups, "young", age=60)
+    other_host = leftover(backups, "other-host", dict(backup.owner_record(), host="another-host"), age=60)
+    old_other_host = leftover(backups, "old-other-host", dict(backup.owner_record(), host="another-host"),
+                              age=backup.LEFTOVER_MAX_AGE + 60)
+    result = backup.create_backup(str(data), str(backups))
+    assert sorted(result["leftovers_removed"]) == sorted([old, old_other_host])
+    assert os.path.isdir(young) and os.path.isdir(other_host)
+    assert any(other_host in warning and "another host (another-host)" in warning for warning in result["warnings"])
+
+
+def test_leftover_cleaning_never_touches_what_is_not_ours(tmp_path):
+    data = make_data_dir(tmp_path)
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    target = tmp_path / "precious"
+    target.mkdir()
+    (target / "keep").write_text("keep")
+    old = time.time() - 10 * backup.LEFTOVER_MAX_AGE
+    os.symlink(str(target), str(backups / (backup.TEMP_PREFIX + "link")))
+    (backups / (backup.TEMP_PREFIX + "file")).write_text("a file, not our directory")
+    (backups / "tmp-vaultwarden-backup-not-hidden").mkdir()
+    for name in (backup.TEMP_PREFIX + "file", "tmp-vaultwarden-backup-not-hidden"):
+        os.utime(str(backups / name), (old, old))
+    before = tree_state(str(target))
+    result = backup.create_backup(str(data), str(backups))
+    assert result["leftovers_removed"] == []
+    assert tree_state(str(target)) == before
+    assert os.path.islink(str(backups / (backup.TEMP_PREFIX + "link")))
+    assert (backups / (backup.TEMP_PREFIX + "file")).exists() and (backups / "tmp-vaultwarden-backup-not-hidden").is_dir()
+
+
+def test_leftover_cleaning_in_check_mode_only_reports(tmp_path):
+    data = make_data_dir(tmp_path)
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    gone = leftover(backups, "dead", dict(backup.owner_record(), pid=dead_pid(), start_ticks=None))
+    before = tree_state(str(backups))
+    result = backup.create_backup(str(data), str(backups), check_mode=True)
+    assert result["leftovers_removed"] == [gone]
+    assert any("would be removed" in warning for warning in result["warnings"])
+    assert tree_state(str(backups)) == before
+
+
+def test_a_killed_restore_leaves_staging_that_the_next_run_removes(backed_up):
+    data, path, _original, _db = backed_up
+    staging = os.path.join(str(data), backup.STAGING_PREFIX + "killed")
+    os.makedirs(os.path.join(staging, "000"))
+    with open(os.path.join(staging, backup.OWNER_NAME), "w") as handle:
+        json.dump(dict(backup.owner_record(), pid=dead_pid(), start_ticks=None), handle)
+    result = backup.restore_backup(path, str(data), now=at(30))
+    assert result["leftovers_removed"] == [staging]
+    assert not os.path.exists(staging)
+
+
+def test_a_running_backup_writes_its_owner_and_publishes_without_it(tmp_path, monkeypatch):
+    data = make_data_dir(tmp_path)
+    seen = []
+    real_fill = backup._fill_backup
+
+    def spy(temp_dir, *args):
+        seen.append(json.loads(file_bytes(os.path.join(temp_dir, backup.OWNER_NAME))))
+        seen.append(backup.leftover_state(temp_dir))
+        return real_fill(temp_dir, *args)
+
+    monkeypatch.setattr(backup, "_fill_backup", spy)
+    result = backup.create_backup(str(data), str(tmp_path / "backups"))
+    assert seen[0]["pid"] == os.getpid() and seen[0]["host"] == socket.gethostname()
+    assert seen[1][0] == "alive"
+    assert not os.path.exists(os.path.join(result["backup_path"], backup.OWNER_NAME))
+    assert stat.S_IMODE(os.stat(tmp_path / "backups").st_mode) == 0o700
+
+
+# ---------------------------------------------------------------------------------------------
+# Pre-restore copies
+
+
+def test_only_the_newest_pre_restore_copies_are_kept(backed_up):
+    data, path, _original, _db = backed_up
+    asides = []
+    for minute in range(3):
+        (data / "config.json").write_text('{"round": %d}' % minute)
+        result = backup.restore_backup(path, str(data), now=at(30 + minute))
+        asides.append(result["moved_aside"])
+        assert result["pre_restore_pruned"] == (asides[-2:-1] if minute else [])
+    remaining = sorted(name for name in os.listdir(str(data)) if name.startswith(backup.PRE_RESTORE_PREFIX))
+    assert remaining == [os.path.basename(asides[-1])]
+    assert file_bytes(os.path.join(asides[-1], "config.json")) == b'{"round": 2}'
+    marker = json.loads(file_bytes(os.path.join(asides[-1], backup.PRE_RESTORE_MARKER)))
+    assert marker["format"] == backup.PRE_RESTORE_FORMAT and marker["backup_path"] == path
+
+
+@pytest.mark.parametrize("retention, kept", [(0, 3), (2, 2)])
+def test_pre_restore_retention(backed_up, retention, kept):
+    data, path, _original, _db = backed_up
+    for minute in range(3):
+        (data / "config.json").write_text('{"round": %d}' % minute)
+        backup.restore_backup(path, str(data), now=at(30 + minute), pre_restore_retention=retention)
+    assert len(backup.list_pre_restore(str(data))) == kept
+
+
+def test_pre_restore_copies_we_did_not_mark_are_never_removed(backed_up, tmp_path):
+    data, path, _original, _db = backed_up
+    by_hand = data / ".pre-restore-20200101T000000Z"          # an earlier version made it, or someone by hand
+    by_hand.mkdir()
+    (by_hand / "db.sqlite3").write_bytes(b"old vault")
+    lookalike = data / ".pre-restore-notes"
+    lookalike.mkdir()
+    for minute in range(3):
+        (data / "config.json").write_text('{"round": %d}' % minute)
+        backup.restore_backup(path, str(data), now=at(30 + minute))
+    assert file_bytes(by_hand / "db.sqlite3") == b"old vault"
+    assert lookalike.is_dir()
+    result = backup.create_backup(str(data), str(tmp_path / "backups"))
+    assert any(str(by_hand) in warning and "never removed automatically" in warning for warning in result["warnings"])
+
+
+def test_backup_prunes_pre_restore_copies_too_and_check_mode_only_reports(backed_up, tmp_path):
+    data, path, _original, _db = backed_up
+    for minute in range(2):
+        (data / "config.json").write_text('{"round": %d}' % minute)
+        backup.restore_backup(path, str(data), now=at(30 + minute), pre_restore_retention=0)
+    [newest, oldest] = [entry["path"] for entry in backup.list_pre_restore(str(data))]
+    before = tree_state(str(data))
+    check = backup.create_backup(str(data), str(tmp_path / "backups"), check_mode=True)
+    assert check["pre_restore_pruned"] == [oldest]
+    assert tree_state(str(data)) == before
+    result = backup.create_backup(str(data), str(tmp_path / "backups"))
+    assert result["pre_restore_pruned"] == [oldest]
+    assert not os.path.exists(oldest) and os.path.isdir(newest)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dumps moved into the backup
+
+
+def test_move_extra_files_leaves_no_plain_dump_behind(tmp_path):
+    data = make_data_dir(tmp_path)
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    (dumps / "vaultwarden.sql").write_text("INSERT INTO users VALUES ('secret');")
+    os.chmod(dumps / "vaultwarden.sql", 0o644)
+    (dumps / "parts").mkdir()
+    (dumps / "parts" / "1.sql").write_text("-- part")
+    result = backup.create_backup(str(data), str(tmp_path / "backups"), database="mysql", move_extra_files=True,
+                                  extra_files=[str(dumps / "vaultwarden.sql"), str(dumps / "parts")])
+    assert result["extra_files_removed"] == [str(dumps / "vaultwarden.sql"), str(dumps / "parts")]
+    assert os.listdir(str(dumps)) == []
+    copy = os.path.join(result["backup_path"], "extra", "vaultwarden.sql")
+    assert file_bytes(copy) == b"INSERT INTO users VALUES ('secret');"
+    assert stat.S_IMODE(os.stat(copy).st_mode) == 0o600
+    assert file_bytes(os.path.join(result["backup_path"], "extra", "parts", "1.sql")) == b"-- part"
+    assert backup.verify_backup(result["backup_path"])
+
+
+def test_without_move_extra_files_the_dump_stays(tmp_path):
+    data = make_data_dir(tmp_path)
+    (tmp_path / "dump.sql").write_text("--")
+    result = backup.create_backup(str(data), str(tmp_path / "backups"), extra_files=[str(tmp_path / "dump.sql")])
+    assert result["extra_files_removed"] == []
+    assert (tmp_path / "dump.sql").exists()
+
+
+def test_a_dump_that_changed_during_the_backup_is_not_removed(tmp_path, monkeypatch):
+    data = make_data_dir(tmp_path)
+    dump = tmp_path / "dump.sql"
+    dump.write_text("first dump")
+    real_publish = backup._publish
+
+    def publish_while_a_new_dump_lands(*args):
+        dump.write_text("a newer dump, not in the backup")
+        return real_publish(*args)
+
+    monkeypatch.setattr(backup, "_publish", publish_while_a_new_dump_lands)
+    result = backup.create_backup(str(data), str(tmp_path / "backups"), extra_files=[str(dump)], move_extra_files=True)
+    assert result["extra_files_removed"] == []
+    assert file_bytes(dump) == b"a newer dump, not in the backup"
+    assert any("changed while it was backed up" in warning and str(dump) in warning for warning in result["warnings"])
+
+
+def test_move_extra_files_check_mode_only_reports(tmp_path):
+    data = make_data_dir(tmp_path)
+    (tmp_path / "dump.sql").write_text("--")
+    result = backup.create_backup(str(data), str(tmp_path / "backups"), extra_files=[str(tmp_path / "dump.sql")],
+                                  move_extra_files=True, check_mode=True)
+    assert result["extra_files_removed"] == [str(tmp_path / "dump.sql")]
+    assert (tmp_path / "dump.sql").exists()
+    assert not (tmp_path / "backups").exists()
+
+
+@pytest.mark.parametrize("inside", ["data", "backups"])
+def test_move_extra_files_refuses_files_of_data_dir_or_backups(tmp_path, inside):
+    data = make_data_dir(tmp_path)
+    (tmp_path / "backups").mkdir(mode=0o700)
+    victim = data / "config.json" if inside == "data" else tmp_path / "backups" / "notes.txt"
+    victim.write_text("keep me")
+    before = (tree_state(str(data)), tree_state(str(tmp_path / "backups")))
+    with pytest.raises(BackupError) as raised:
+        backup.create_backup(str(data), str(tmp_path / "backups"), extra_files=[str(victim)], move_extra_files=True)
+    message = str(raised.value)
+    assert "extra file %s is inside" % victim in message
+    assert "move_extra_files would delete it" in message and "set move_extra_files to false" in message
+    assert (tree_state(str(data)), tree_state(str(tmp_path / "backups"))) == before
+
+
+# ---------------------------------------------------------------------------------------------
+# A full disk is named as such
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 1 MiB filesystem (tmpfs); needs mount rights (root), else the test is skipped."""
+    mountpoint = tmp_path / "tiny"
+    mountpoint.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mountpoint)],
+                             capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: %s" % mounted.stderr.strip())
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", str(mountpoint)], check=True)
+
+
+def assert_names_the_disk_not_the_database(message, where):
+    assert message.startswith("no space left on %s (" % where), message
+    assert re.search(r"\((\d+) bytes free(?: now)?, (backup|restore) needs about (\d+)", message), message
+    assert "healthy vaultwarden database" not in message and "SQLite backup of" not in message
+
+
+def test_full_disk_is_refused_before_starting(tmp_path, tiny_disk):
+    data = make_data_dir(tmp_path, padding_rows=600)          # ~2.5 MB database
+    backups = tiny_disk / "backups"
+    with pytest.raises(BackupError) as raised:
+        backup.create_backup(str(data), str(backups))
+    message = str(raised.value)
+    assert_names_the_disk_not_the_database(message, backups)
+    free, needed = [int(number) for number in re.search(r"\((\d+) bytes free, backup needs about (\d+)", message).groups()]
+    assert free <= 1024 * 1024 < needed
+    assert "lower retention or set backup_dir to a larger disk" in message and "no backup was started" in message
+    assert os.listdir(str(tiny_disk)) == []
+
+
+@pytest.mark.parametrize("big", ["database", "attachment"])
+def test_disk_filling_up_during_the_copy_blames_the_disk(tmp_path, tiny_disk, monkeypatch, big):
+    """The estimate is made to fit, so the kernel's real ENOSPC (SQLITE_FULL for the database copy) is hit."""
+    data = make_data_dir(tmp_path, padding_rows=600 if big == "database" else 0)
+    if big == "attachment":
+        (data / "attachments" / "cipher-1" / "big").write_bytes(os.urandom(2 * 1024 * 1024))
+    monkeypatch.setattr(backup, "_estimate_size", lambda items: 1000)
+    backups = tiny_disk / "backups"
+    with pytest.raises(BackupError) as raised:
+        backup.create_backup(str(data), str(backups))
+    message = str(raised.value)
+    assert_names_the_disk_not_the_database(message, backups)
+    assert "the temporary backup directory was removed" in message
+    assert os.listdir(str(backups)) == []
+    assert_consistent(str(data / "db.sqlite3"))
+
+
+def test_restore_onto_a_full_disk_changes_nothing(backed_up, tmp_path, tiny_disk):
+    _data, path, _original, _db = backed_up
+    with open(os.path.join(path, "attachments", "cipher-1", "a1"), "rb") as handle:
+        assert handle.read()
+    target = tiny_disk / "data"
+    target.mkdir()
+    (target / "filler").write_bytes(os.urandom(1000 * 1024))
+    before = tree_state(str(target))
+    with pytest.raises(BackupError) as raised:
+        backup.restore_backup(path, str(target))
+    assert_names_the_disk_not_the_database(str(raised.value), target)
+    assert "nothing was changed" in str(raised.value)
+    assert tree_state(str(target)) == before
+
+
+def test_full_disk_without_mount_rights(tmp_path, monkeypatch):
+    """The same message when ENOSPC comes from a write (simulated), for machines where tmpfs cannot be mounted."""
+    data = make_data_dir(tmp_path)
+    backups = tmp_path / "backups"
+
+    def full(source, dest, mode):
+        raise OSError(errno.ENOSPC, "No space left on device", dest)
+
+    monkeypatch.setattr(backup, "_copy_file", full)
+    with pytest.raises(BackupError) as raised:
+        backup.create_backup(str(data), str(backups), database="postgresql")
+    assert_names_the_disk_not_the_database(str(raised.value), backups)
+    assert os.listdir(str(backups)) == []
+    monkeypatch.setattr(backup, "free_bytes", lambda path: 10)
+    with pytest.raises(BackupError, match=r"\(10 bytes free, backup needs about \d+\)"):
+        backup.create_backup(str(data), str(backups))

@@ -15,6 +15,8 @@ from ansible_collections.homelab.vaultwarden.plugins.module_utils.official_image
     architecture_field,
     database_image,
     normalize_registry,
+    official_image_entries,
+    official_image_entry,
     official_image_platforms,
     official_image_tags,
     parse_library,
@@ -23,12 +25,15 @@ from ansible_collections.homelab.vaultwarden.plugins.module_utils.official_image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
-ROLE_LIBRARIES = os.path.join(ROOT, "roles", "server", "files", "official-images")
+ROLE_LIBRARIES = os.path.join(ROOT, "roles", "vaultwarden", "files", "official-images")
 FIXTURES = os.path.join(HERE, "fixtures", "official-images")
-SHARED = "/work/shared/data/official-images/library"
+# The shared snapshot next to the checkout (../shared); the tests that read it skip when it is not there.
+SHARED = os.path.join(ROOT, os.pardir, "shared", "data", "official-images", "library")
+SHARED_FILES = sorted(os.listdir(SHARED)) if os.path.isdir(SHARED) else []
 LIBRARY_PATHS = dict(
     [(name, os.path.join(ROLE_LIBRARIES, name)) for name in ("mariadb", "mysql", "postgres")]
-    + [(name, os.path.join(FIXTURES, name)) for name in ("alpine", "busybox", "debian", "hello-world")]
+    + [(name, os.path.join(FIXTURES, name)) for name in ("alpine", "busybox", "caddy", "debian", "hello-world",
+                                                         "notary")]
 )
 
 
@@ -64,6 +69,8 @@ def test_copies_are_the_whole_unmodified_snapshot():
     # counted independently: grep -E '^(Shared)?Tags:' FILE | tr ',' '\n' | sort -u
     ("alpine", 5, 12),
     ("busybox", 8, 28),
+    ("caddy", 8, 48),
+    ("notary", 0, 0),
     ("debian", 28, 63),
     ("hello-world", 3, 5),
     ("mariadb", 12, 66),
@@ -220,7 +227,6 @@ def test_global_architectures_are_the_default_and_entries_override():
 MALFORMED = [
     ("", ["empty"]),
     ("# only a comment\n\n   \n", ["empty"]),
-    ("Maintainers: A (@a)\n", ["no entry with Tags"]),
     ("Maintainers: A (@a)\n\nTags: 1\nthis line has no colon\n", ["line 4", "not a 'Field: value' line"]),
     ("  indented first line\nMaintainers: A (@a)\n", ["line 1", "continues no field"]),
     ("Maintainers: A (@a)\n\n   orphan continuation\nTags: 1\n", ["line 3", "continues no field"]),
@@ -245,6 +251,15 @@ def test_malformed_libraries_name_the_line(text, fragments):
         parse_library(text, "test")
     for fragment in fragments:
         assert fragment in str(error.value)
+
+
+def test_a_library_without_tags_parses_to_no_entries():
+    text = "Maintainers: A (@a)\nGitRepo: https://example.invalid/x.git\n\n# Tags: 1.0\n# Directory: old\n"
+    assert parse_library(text, "deprecated") == []
+    assert official_image_tags(text, "amd64") == []
+    with pytest.raises(OfficialImagesError) as error:
+        official_image_platforms(text, "latest")
+    assert "'latest' is not in this library; it has no tags" in str(error.value)
 
 
 def test_non_text_library_is_refused():
@@ -381,3 +396,78 @@ def test_tag_naming_problems(tag, count, fragment):
     assert len(problems) == count
     if fragment:
         assert fragment in problems[0]
+
+
+# --- every library file of the shared snapshot -------------------------------------------------
+
+@pytest.mark.skipif(not SHARED_FILES,
+                    reason="the shared snapshot ../shared/data/official-images/library is not next to this checkout")
+@pytest.mark.parametrize("name", SHARED_FILES or ["<none>"])
+def test_every_shared_library_file_parses_and_resolves_each_tag_per_platform(name):
+    with open(os.path.join(SHARED, name), encoding="utf-8") as handle:
+        entries = parse_library(handle.read(), name)
+    tags = set(tag for entry in entries for tag in entry["tags"] + entry["shared_tags"])
+    for tag in tags:
+        for platform in official_image_platforms(entries, tag):
+            found = official_image_entries(entries, tag, platform)
+            assert found, (tag, platform)
+            if not platform.startswith("windows/"):
+                # one Linux image per platform behind a tag, shared or not
+                assert official_image_entry(entries, tag, platform) is found[0], (tag, platform)
+            else:
+                assert len(set(tuple(entry["constraints"]) for entry in found)) == len(found), (tag, platform)
+    for platform in ("linux/amd64", "linux/arm/v6", "linux/arm/v7", "linux/arm64", "windows/amd64"):
+        assert set(official_image_tags(entries, platform)) <= tags
+
+
+def test_notary_is_a_deprecated_image_without_tags(libraries):
+    notary = libraries["notary"]
+    assert notary == []
+    for platform in ("linux/amd64", "arm32v6", "arm64v8", "i386", "ppc64le", "s390x", "windows/amd64"):
+        assert official_image_tags(notary, platform) == []
+        assert official_image_tags(_text("notary"), platform) == []
+    with pytest.raises(OfficialImagesError) as error:
+        official_image_platforms(notary, "server")
+    assert "it has no tags" in str(error.value)
+    with pytest.raises(DatabaseImageError) as error:
+        database_image("amd64", "postgres", "16", {"postgres": _text("notary")})
+    assert "library/postgres has no tags at all" in str(error.value)
+    assert "use sqlite" in str(error.value)
+
+
+def test_caddy_shared_tags_resolve_per_platform(libraries):
+    caddy = libraries["caddy"]
+    alpine = _entry(caddy, "alpine")
+    assert alpine["shared_tags"] == ["2.11.4", "2.11", "2", "latest"]
+    for platform in ("linux/amd64", "arm32v6", "armv7l", "aarch64", "ppc64le", "riscv64", "s390x"):
+        assert official_image_entry(caddy, "2", platform) is alpine
+        assert official_image_entry(caddy, "latest", platform) is alpine
+    # the builder images share '2-builder' the same way
+    assert official_image_entry(caddy, "2-builder", "linux/arm/v6")["directory"] == "2.11/builder"
+    windows = official_image_entries(caddy, "2", "windows/amd64")
+    constraints = [entry["constraints"] for entry in windows]
+    assert constraints == [["windowsservercore-ltsc2022"], ["windowsservercore-ltsc2025"]]
+    assert official_image_entry(caddy, "windowsservercore-ltsc2025", "windows/amd64")["directory"] == \
+        "2.11/windows/ltsc2025"
+    assert official_image_entries(caddy, "nanoserver", "linux/amd64") == []
+    platforms = official_image_platforms(caddy, "2")
+    assert platforms[0] == "linux/amd64" and platforms[-1] == "windows/amd64"
+    assert "linux/arm/v6" in platforms
+    assert "2" in official_image_tags(caddy, "windows/amd64") and "2" in official_image_tags(caddy, "linux/arm/v6")
+    assert "alpine" not in official_image_tags(caddy, "windows/amd64")
+
+
+@pytest.mark.parametrize("tag, platform, fragments", [
+    ("2", "windows/amd64", ["tag '2' gives windows/amd64 from 2 entries", "windowsservercore-ltsc2022",
+                            "windowsservercore-ltsc2025", "use one of their own tags",
+                            "2.11.4-windowsservercore-ltsc2022"]),
+    ("2", "linux/386", ["tag '2' has no image for linux/386", "it has linux/amd64", "windows/amd64"]),
+    ("nanoserver", "arm64", ["has no image for linux/arm64", "it has windows/amd64"]),
+    ("3", "amd64", ["tag '3' is not in this library", "2.11.4-alpine"]),
+    ("2", "sparc", ["unknown platform"]),
+])
+def test_caddy_entry_refusals_name_what_fits(libraries, tag, platform, fragments):
+    with pytest.raises(OfficialImagesError) as error:
+        official_image_entry(libraries["caddy"], tag, platform)
+    for fragment in fragments:
+        assert fragment in str(error.value)

@@ -17,6 +17,7 @@ from ansible_collections.homelab.vaultwarden.plugins.module_utils.platform_detec
     cpuinfo_arm_variant,
     decode_pi_revision,
     detect_platform,
+    effective_api_version,
     elf_userspace_platform,
     kernel_arm_variant,
     parse_cpuinfo,
@@ -486,8 +487,33 @@ def test_parse_docker_version_real_output():
         "client_version": "28.2.2", "client_os": "linux", "client_arch": "amd64",
         "server_version": "20.10.24+dfsg1", "server_os": "linux", "server_arch": "amd64",
         "server_kernel_version": "6.18.44-fc-v782",
+        "client_api_version": "1.41", "server_api_version": "1.41", "server_min_api_version": "1.12",
     }
     assert parse_docker_version(json.loads(REAL_AMD64_DOCKER_VERSION)) == parsed
+
+
+@pytest.mark.parametrize("client,server,expected", [
+    ("1.41", "1.41", "1.41"),
+    ("1.40", "1.41", "1.40"),     # DOCKER_API_VERSION=1.40 in the module's environment: an old engine's level
+    ("1.50", "1.39", "1.39"),     # a new CLI negotiates down to an 18.09 daemon
+    ("1.9", "1.25", "1.9"),       # compared as numbers, not as text
+    (None, "1.41", "1.41"),
+    ("1.41", None, "1.41"),
+    (None, None, None),
+    ("garbage", "1.40", "1.40"),
+])
+def test_effective_api_version(client, server, expected):
+    assert effective_api_version(client, server) == expected
+
+
+def test_detection_reports_the_api_level_a_pinned_client_speaks():
+    data = json.loads(REAL_AMD64_DOCKER_VERSION)
+    data["Client"]["ApiVersion"] = "1.39"
+    facts = detect_platform("x86_64", dpkg_architecture="amd64",
+                            docker=DockerProbe(True, json.dumps(data), "x86_64", None))
+    docker = facts["docker"]
+    assert (docker["client_api_version"], docker["server_api_version"], docker["server_min_api_version"],
+            docker["api_version"]) == ("1.39", "1.41", "1.12", "1.39")
 
 
 def test_parse_docker_version_engine_component_only():

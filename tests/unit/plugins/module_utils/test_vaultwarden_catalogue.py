@@ -1,8 +1,10 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The catalogue's tables against the fact sheet (docs/vaultwarden-images.md), row by row."""
+"""The catalogue's tables against upstream's release tags (the fact sheet's corrected facts), row by row."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -113,13 +115,16 @@ def test_era_boundaries(version, era):
     ("sqlite", "1.21.0", "vaultwarden/server"),
     ("mysql", "1.9.0", None),
     ("mysql", "1.9.1", None),
-    ("mysql", "1.12.9", None),
+    ("mysql", "1.10.0", "bitwardenrs/server-mysql"),
+    ("mysql", "1.12.9", "bitwardenrs/server-mysql"),
     ("mysql", "1.13.0", "bitwardenrs/server-mysql"),
     ("mysql", "1.16.3", "bitwardenrs/server-mysql"),
     ("mysql", "1.17.0", "bitwardenrs/server"),
     ("mysql", "1.20.9", "bitwardenrs/server"),
     ("mysql", "1.21.0", "vaultwarden/server"),
-    ("postgresql", "1.12.0", None),
+    ("postgresql", "1.10.0", None),
+    ("postgresql", "1.11.0", "bitwardenrs/server-postgresql"),
+    ("postgresql", "1.12.0", "bitwardenrs/server-postgresql"),
     ("postgresql", "1.13.0", "bitwardenrs/server-postgresql"),
     ("postgresql", "1.16.0", "bitwardenrs/server-postgresql"),
     ("postgresql", "1.17.0", "bitwardenrs/server"),
@@ -134,6 +139,17 @@ def test_repository_per_database_and_version(database, version, repository):
     ("1.15.1", "debian", "sqlite", {"linux/amd64"}),
     ("1.15.1", "alpine", "sqlite", {"linux/amd64"}),
     ("1.9.0", "debian", "sqlite", {"linux/amd64"}),
+    ("1.0.0", "alpine", "sqlite", set()),
+    ("1.1.0", "alpine", "sqlite", {"linux/amd64"}),
+    ("1.9.1", "debian", "mysql", set()),
+    ("1.10.0", "debian", "mysql", {"linux/amd64"}),
+    ("1.10.0", "alpine", "mysql", {"linux/amd64"}),
+    ("1.10.0", "alpine", "postgresql", set()),
+    ("1.11.0", "alpine", "postgresql", {"linux/amd64"}),
+    ("1.16.2", "debian", "mysql", set()),
+    ("1.16.2", "debian", "postgresql", set()),
+    ("1.16.2", "alpine", "mysql", {"linux/amd64"}),
+    ("1.16.2", "debian", "sqlite", FOUR),
     ("1.16.0", "debian", "sqlite", FOUR),
     ("1.16.0", "debian", "mysql", {"linux/amd64"}),
     ("1.16.3", "debian", "postgresql", {"linux/amd64"}),
@@ -142,7 +158,11 @@ def test_repository_per_database_and_version(database, version, repository):
     ("1.17.0", "debian", "mysql", FOUR),
     ("1.17.0", "debian", "postgresql", FOUR),
     ("1.17.0", "alpine", "sqlite", {"linux/amd64", "linux/arm/v7"}),
-    ("1.23.1", "alpine", "mysql", {"linux/amd64", "linux/arm/v7"}),
+    ("1.17.0", "alpine", "mysql", set()),
+    ("1.17.0", "alpine", "postgresql", set()),
+    ("1.18.0", "alpine", "postgresql", {"linux/amd64"}),
+    ("1.23.1", "alpine", "postgresql", {"linux/amd64"}),
+    ("1.23.1", "alpine", "mysql", set()),
     ("1.24.0", "alpine", "sqlite", FOUR),
     ("1.24.0", "debian", "postgresql", FOUR),
     ("1.37.2", "alpine", "postgresql", FOUR),
@@ -165,6 +185,9 @@ def test_moving_tags_use_the_newest_rows():
     ("alpine", "sqlite", "linux/arm/v6", "1.24.0"),
     ("alpine", "postgresql", "linux/arm64", "1.24.0"),
     ("debian", "sqlite", "linux/amd64", "0.0.0"),
+    ("alpine", "sqlite", "linux/amd64", "1.1.0"),
+    ("alpine", "mysql", "linux/amd64", "1.10.0"),
+    ("debian", "postgresql", "linux/amd64", "1.11.0"),
 ])
 def test_first_version_with_platform(variant, database, platform, first):
     assert catalogue.first_version_with_platform(variant, database, platform) == V(first)
@@ -230,6 +253,9 @@ def test_legacy_tags():
 
 
 @pytest.mark.parametrize("version, variant, platform, bad", [
+    ("1.25.0", "debian", "linux/arm/v6", True),
+    ("1.25.0", "alpine", "linux/arm/v6", False),
+    ("1.25.1", "debian", "linux/arm/v6", False),
     ("1.29.2", "debian", "linux/arm/v6", True),
     ("1.29.2", "alpine", "linux/arm/v6", False),
     ("1.29.2", "debian", "linux/arm/v7", False),
@@ -240,12 +266,93 @@ def test_known_bad_releases(version, variant, platform, bad):
     row = catalogue.known_bad_release(V(version), variant, platform)
     assert (row is not None) is bad
     if bad:
-        assert row["issue"] == "dani-garcia/vaultwarden#3839"
+        assert row["issue"] == {"1.25.0": "dani-garcia/vaultwarden#2490", "1.29.2": "dani-garcia/vaultwarden#3839"}[version]
 
 
 def test_database_aliases():
     assert catalogue.DATABASE_ALIASES["mariadb"] == "mysql"
     assert catalogue.DATABASE_ALIASES["postgres"] == "postgresql"
     assert set(catalogue.DATABASE_ALIASES.values()) == set(catalogue.DATABASES)
-    assert catalogue.first_version_with_database("mysql") == V("1.13.0")
+    assert catalogue.first_version_with_database("mysql") == V("1.10.0")
+    assert catalogue.first_version_with_database("postgresql") == V("1.11.0")
     assert catalogue.first_version_with_database("sqlite") == V("0.0.0")
+
+
+# --- evidence, uncertainty, and the facts the fact sheet had wrong -----------------------------
+
+# TAG:PATH (git show TAG:PATH on dani-garcia/vaultwarden), an issue, a commit, or a git tag.
+EVIDENCE = re.compile(r"\d+\.\d+(\.\d+)?:[\w./*<>{},-]+|#\d+|commit [0-9a-f]{7,}|git tag ")
+
+
+def _evidenced_rows():
+    rows = [("ERAS", row) for row in catalogue.ERAS] + [("REPOSITORIES", row) for row in catalogue.REPOSITORIES]
+    rows += [("ARCHITECTURES", row) for row in catalogue.ARCHITECTURES]
+    rows += [("MIRRORS", row) for row in catalogue.MIRRORS.values()]
+    rows += [("LEGACY_TAGS", row) for row in catalogue.LEGACY_TAGS.values()]
+    rows += [("KNOWN_BAD_RELEASES", row) for row in catalogue.KNOWN_BAD_RELEASES]
+    rows += [("NON_ROOT_CAPABILITIES", row) for row in catalogue.NON_ROOT_CAPABILITIES]
+    rows += [("RELEASE_TAGS", row) for row in catalogue.RELEASE_TAGS]
+    rows += [("ARM32V6_WORKAROUND", catalogue.ARM32V6_WORKAROUND)]
+    return rows
+
+
+@pytest.mark.parametrize("table, row", _evidenced_rows())
+def test_every_row_carries_its_evidence(table, row):
+    assert EVIDENCE.search(row["evidence"]), (table, row)
+    assert isinstance(row.get("uncertain", ""), str)
+    if "platforms" in row and "variant" in row and not row["platforms"]:
+        assert row["reason"], row  # a row that publishes nothing says why
+
+
+@pytest.mark.parametrize("version, variant, database, uncertain", [
+    ("1.9.0", "debian", "sqlite", True),      # Docker Hub build settings named the tags
+    ("1.15.1", "alpine", "sqlite", True),
+    ("1.16.0", "debian", "sqlite", False),    # hooks/push names them from 1.16.0
+    ("1.16.2", "debian", "mysql", True),      # derived from set -e
+    ("1.37.2", "alpine", "postgresql", False),
+])
+def test_uncertain_rows(version, variant, database, uncertain):
+    assert bool(catalogue.architecture_row(V(version), variant, database).get("uncertain")) is uncertain
+
+
+def test_the_one_release_not_tagged_x_y_z():
+    assert catalogue.release_version("1.14") == (1, 14, 0)
+    assert catalogue.release_version("1.14.0") == (1, 14, 0)  # the version; selection refuses the spelling
+    assert catalogue.release_version("1.13") is None
+    assert catalogue.release_version("1.30.1") == (1, 30, 1)
+    assert catalogue.release_tag((1, 14, 0)) == "1.14"
+    assert catalogue.release_tag((1, 14, 1)) == "1.14.1"
+    assert catalogue.misspelled_release("1.14.0")["tag"] == "1.14"
+    assert catalogue.misspelled_release("1.14") is None
+
+
+def test_next_version_with_platform_skips_gaps():
+    # Alpine PostgreSQL on amd64: 1.11.0 to 1.16.x, not in 1.17.0, again from 1.18.0
+    assert catalogue.next_version_with_platform("alpine", "postgresql", "linux/amd64", V("1.17.0")) == V("1.18.0")
+    assert catalogue.next_version_with_platform("debian", "mysql", "linux/amd64", V("1.16.2")) == V("1.16.3")
+    assert catalogue.next_version_with_platform("alpine", "mysql", "linux/arm/v6", V("1.20.0")) == V("1.24.0")
+    assert catalogue.next_version_with_platform("debian", "sqlite", "linux/386", V("1.20.0")) is None
+
+
+@pytest.mark.parametrize("database, first", [("sqlite", "1.16.1"), ("mysql", "1.17.0"), ("postgresql", "1.17.0")])
+def test_first_arm32v6_tag_per_database(database, first):
+    assert catalogue.first_arm32v6_version(database) == V(first)
+
+
+@pytest.mark.parametrize("version, variant, capabilities", [
+    ("1.27.0", "debian", None),
+    ("1.28.0", "debian", ("NET_BIND_SERVICE",)),
+    ("1.28.0", "alpine", ("NET_BIND_SERVICE",)),
+    ("1.28.1", "debian", None),
+])
+def test_non_root_capabilities(version, variant, capabilities):
+    row = catalogue.non_root_capabilities(V(version), variant)
+    assert (row["capabilities"] if row else None) == capabilities
+    if row:
+        assert row["issue"] == "dani-garcia/vaultwarden#3386"
+
+
+@pytest.mark.parametrize("name, since, until", [
+    ("raspberry", "1.1.0", "1.16.0"), ("aarch64", "1.3.0", "1.16.0"), ("armv6", "1.8.0", "1.16.0")])
+def test_legacy_tags_exist_where_their_dockerfiles_do(name, since, until):
+    assert (catalogue.LEGACY_TAGS[name]["since"], catalogue.LEGACY_TAGS[name]["until"]) == (since, until)

@@ -9,6 +9,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import resource
 import signal
 import sqlite3
@@ -20,9 +21,13 @@ import time
 
 import pytest
 
+# module_runner.py sits beside this file.
+import module_runner as runner  # pylint: disable=import-error
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
 MODULE = "ansible_collections.homelab.vaultwarden.plugins.modules.vaultwarden_backup"
+MODULES_INFO = MODULE + "_info"
 HOST_FILES = ("plugins/modules/vaultwarden_backup.py", "plugins/module_utils/backup.py")
 PYTHON38 = next(iter(sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.8*/bin/python"))) + glob.glob("/usr/bin/python3.8")), None)
 
@@ -46,18 +51,10 @@ WRITER = textwrap.dedent("""
 
 
 def run_module(args, check_mode=False, python=None, preexec_fn=None):
-    module_args = dict(args)
-    if check_mode:
-        module_args["_ansible_check_mode"] = True
-    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
-    completed = subprocess.run([python or sys.executable, "-m", MODULE, json.dumps({"ANSIBLE_MODULE_ARGS": module_args})],
-                               capture_output=True, text=True, check=False, env=env, cwd=ROOT, preexec_fn=preexec_fn, timeout=300)
-    try:
-        result = json.loads(completed.stdout)
-    except ValueError:
-        raise AssertionError("module printed no JSON (rc %d): %s %s" % (completed.returncode, completed.stdout, completed.stderr))
-    result["rc"] = completed.returncode
-    return result
+    return runner.run_module("vaultwarden_backup", args, check_mode, python=python, preexec_fn=preexec_fn)
+
+
+warnings_of = runner.warnings_of
 
 
 def make_data_dir(root, journal_mode="wal", padding_rows=0):
@@ -243,7 +240,8 @@ def test_corrupt_backup_is_refused_and_nothing_changes(tmp_path):
 @pytest.mark.parametrize("args, message", [
     ({"state": "backup", "data_dir": "/srv/data"}, "backup_dir"),
     ({"state": "restore", "data_dir": "/srv/data"}, "backup_path"),
-    ({"data_dir": "/srv/data", "backup_dir": "/srv/b", "mode": "0600"}, "owner rwx"),
+    ({"data_dir": "/srv/data", "backup_dir": "/srv/b", "mode": "0600"}, "denies the owner rwx"),
+    ({"data_dir": "/srv/data", "backup_dir": "/srv/b", "pre_restore_retention": -1}, "pre_restore_retention -1 must be 0"),
     ({"data_dir": "/srv/data", "backup_dir": "/srv/b", "label": "../x"}, "cannot be part of a directory name"),
     ({"data_dir": "/srv/data", "backup_dir": "/srv/b", "database": "mongodb"}, "mongodb"),
 ])
@@ -251,6 +249,142 @@ def test_bad_arguments_fail_with_the_fix(args, message):
     result = run_module(args)
     assert result["rc"] != 0 and result["failed"] is True
     assert message in result["msg"]
+
+
+@pytest.mark.parametrize("mode", ["0777", "0750", 511])
+def test_a_mode_wider_than_owner_only_is_refused_and_nothing_changes(tmp_path, mode):
+    data = make_data_dir(tmp_path)
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    os.chmod(str(backups), 0o1777)
+    before = (tree_state(data), tree_state(str(tmp_path)))
+    result = run_module({"data_dir": data, "backup_dir": str(backups), "mode": mode})
+    assert result["rc"] != 0 and result["failed"] is True
+    assert repr(mode) in result["msg"], "names the value"
+    assert "gives the group or others access to backups, which hold the whole vault" in result["msg"], "says why"
+    assert "remove mode from the task (or set it to '0700')" in result["msg"], "says the fix"
+    assert (tree_state(data), tree_state(str(tmp_path))) == before
+    assert stat.S_IMODE(os.stat(str(backups)).st_mode) == 0o1777
+
+
+def test_a_world_writable_backup_root_is_tightened_and_reported(tmp_path):
+    data = make_data_dir(tmp_path)
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    os.chmod(str(backups), 0o1777)
+    result = run_module({"data_dir": data, "backup_dir": str(backups)})
+    assert result["rc"] == 0, result
+    assert result["tightened"] == [str(backups)]
+    assert any("had mode 1777" in warning for warning in warnings_of(result))
+    assert stat.S_IMODE(os.stat(str(backups)).st_mode) == 0o700
+    for current, _dirnames, filenames in os.walk(result["backup_path"]):
+        assert stat.S_IMODE(os.stat(current).st_mode) == 0o700
+        for name in filenames:
+            assert stat.S_IMODE(os.stat(os.path.join(current, name)).st_mode) == 0o600
+
+
+def test_the_dump_is_moved_into_the_backup(tmp_path):
+    data = make_data_dir(tmp_path)
+    dumps = tmp_path / "dumps"
+    dumps.mkdir(mode=0o700)
+    (dumps / "vaultwarden.sql").write_bytes(b"-- MariaDB dump with every cipher")
+    os.chmod(str(dumps / "vaultwarden.sql"), 0o644)
+    result = run_module({"data_dir": data, "backup_dir": str(tmp_path / "backups"), "database": "mysql",
+                         "extra_files": [str(dumps / "vaultwarden.sql")], "move_extra_files": True})
+    assert result["rc"] == 0, result
+    assert result["extra_files_removed"] == [str(dumps / "vaultwarden.sql")]
+    assert os.listdir(str(dumps)) == []
+    copy = os.path.join(result["backup_path"], "extra", "vaultwarden.sql")
+    assert read(copy) == b"-- MariaDB dump with every cipher"
+    assert stat.S_IMODE(os.stat(copy).st_mode) == 0o600
+
+
+# Holds an exclusive lock on a rollback-journal database, so that a backup waits inside the copy.
+LOCKER = textwrap.dedent("""
+    import os, sqlite3, sys, time
+    db, ready, stop = sys.argv[1:4]
+    connection = sqlite3.connect(db, isolation_level=None)
+    connection.execute("BEGIN EXCLUSIVE")
+    open(ready, "w").close()
+    while not os.path.exists(stop):
+        time.sleep(0.02)
+    connection.execute("ROLLBACK")
+""")
+
+
+def test_a_killed_backup_leaves_a_temporary_directory_the_next_run_removes(tmp_path):
+    data = make_data_dir(tmp_path, journal_mode="delete")
+    backups = str(tmp_path / "backups")
+    ready, stop = str(tmp_path / "ready"), str(tmp_path / "stop")
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, os.path.join(data, "db.sqlite3"), ready, stop])
+    try:
+        deadline = time.time() + 30
+        while not os.path.exists(ready) and time.time() < deadline:
+            time.sleep(0.02)
+        env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+        killed = subprocess.Popen([sys.executable, "-m", MODULE, json.dumps({"ANSIBLE_MODULE_ARGS": {"data_dir": data, "backup_dir": backups}})],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+        owner_files = []
+        while not owner_files and time.time() < deadline:
+            owner_files = glob.glob(os.path.join(backups, ".tmp-vaultwarden-backup-*", ".owner.json"))
+            time.sleep(0.02)
+        time.sleep(0.2)   # the copy is now waiting for the lock
+        assert killed.poll() is None, "the backup must still be running when it is killed"
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=30)
+    finally:
+        open(stop, "w").close()
+        locker.wait(timeout=30)
+    [owner_file] = owner_files
+    leftover = os.path.dirname(owner_file)
+    assert json.loads(read(owner_file))["pid"] == killed.pid
+    assert os.path.isdir(leftover), "SIGKILL leaves the temporary directory behind"
+
+    info = subprocess.run([sys.executable, "-m", MODULES_INFO, json.dumps({"ANSIBLE_MODULE_ARGS": {"backup_dir": backups}})],
+                          capture_output=True, text=True, check=False, env=dict(os.environ, PYTHONPATH=COLLECTIONS), cwd=ROOT)
+    assert [(entry["path"], entry["state"]) for entry in json.loads(info.stdout)["leftovers"]] == [(leftover, "dead")]
+
+    result = run_module({"data_dir": data, "backup_dir": backups})
+    assert result["rc"] == 0, result
+    assert result["leftovers_removed"] == [leftover]
+    assert any(leftover in warning and "its process %d is gone" % killed.pid in warning for warning in warnings_of(result))
+    assert os.listdir(backups) == [os.path.basename(result["backup_path"])]
+
+
+def test_a_full_disk_is_named_not_blamed_on_the_database(tmp_path):
+    mountpoint = tmp_path / "tiny"
+    mountpoint.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mountpoint)], capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: %s" % mounted.stderr.strip())
+    try:
+        data = make_data_dir(tmp_path, padding_rows=500)     # a 2 MB database
+        backups = str(mountpoint / "backups")
+        result = run_module({"data_dir": data, "backup_dir": backups})
+        assert result["rc"] != 0 and result["failed"] is True
+        assert result["msg"].startswith("no space left on %s (" % backups), result["msg"]
+        free, needed = [int(number) for number in re.search(r"\((\d+) bytes free, backup needs about (\d+)\)", result["msg"]).groups()]
+        assert free <= 1024 * 1024 < needed
+        assert "database" not in result["msg"].split(";")[0]
+        assert os.listdir(str(mountpoint)) == []
+    finally:
+        subprocess.run(["umount", str(mountpoint)], check=True)
+
+
+def test_a_manifest_leading_outside_data_dir_is_refused(tmp_path):
+    data = make_data_dir(tmp_path)
+    path = run_module({"data_dir": data, "backup_dir": str(tmp_path / "backups")})["backup_path"]
+    manifest = json.loads(read(os.path.join(path, "manifest.json")))
+    manifest["sqlite"]["relative_path"] = "../x"
+    with open(os.path.join(path, "manifest.json"), "w") as handle:
+        json.dump(manifest, handle)
+    with open(os.path.join(data, "config.json"), "wb") as handle:
+        handle.write(b"{}")
+    before = (tree_state(data), sorted(os.listdir(str(tmp_path))))
+    result = run_module({"state": "restore", "backup_path": path, "data_dir": data})
+    assert result["rc"] != 0 and result["failed"] is True
+    assert "unsafe sqlite.relative_path '../x'" in result["msg"] and "refusing to restore" in result["msg"]
+    assert (tree_state(data), sorted(os.listdir(str(tmp_path)))) == before
 
 
 def test_state_list_is_refused_now_that_vaultwarden_backup_info_lists(tmp_path):

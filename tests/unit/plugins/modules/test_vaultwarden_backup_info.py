@@ -12,12 +12,16 @@ import glob
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import stat
 import subprocess
 import sys
 
 import pytest
+
+# module_runner.py sits beside this file.
+import module_runner as runner  # pylint: disable=import-error
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
@@ -27,18 +31,7 @@ PYTHON38 = next(iter(sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.8*
 
 
 def run(module, args, check_mode=False):
-    module_args = dict(args)
-    if check_mode:
-        module_args["_ansible_check_mode"] = True
-    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
-    completed = subprocess.run([sys.executable, "-m", MODULES + module, json.dumps({"ANSIBLE_MODULE_ARGS": module_args})],
-                               capture_output=True, text=True, check=False, env=env, cwd=ROOT, timeout=300)
-    try:
-        result = json.loads(completed.stdout)
-    except ValueError:
-        raise AssertionError("module printed no JSON (rc %d): %s %s" % (completed.returncode, completed.stdout, completed.stderr))
-    result["rc"] = completed.returncode
-    return result
+    return runner.run_module(module, args, check_mode)
 
 
 def info(args, check_mode=False):
@@ -116,7 +109,11 @@ def test_lists_every_backup_newest_first_and_changes_nothing(two_servers, check_
     assert newest["database"] == "sqlite"
     assert newest["created_at"] == taken[2]["manifest"]["created_at"]
     assert newest["total_size"] == taken[2]["manifest"]["total_size"] > 0
-    assert result["msg"] == "3 backup(s) in %s" % backups
+    assert result["msg"] == "3 backup(s) in %s, 1 leftover(s)" % backups
+    assert result["leftovers"] == [{"path": os.path.join(backups, ".tmp-vaultwarden-backup-interrupted"),
+                                    "kind": "backup_temporary", "state": "young",
+                                    "reason": result["leftovers"][0]["reason"]}]
+    assert "may still be running" in result["leftovers"][0]["reason"]
     assert "secret-admin-token-value" not in json.dumps(result), "file contents never appear in the result"
     assert tree_state(backups) == before
 
@@ -155,6 +152,36 @@ def test_a_listed_path_restores(two_servers):
     assert os.path.join(first, "config.json") in restored["restored"]
     with open(os.path.join(first, "config.json"), "rb") as handle:
         assert handle.read() == b'{"admin_token": "secret-admin-token-value"}'
+
+
+def test_leftovers_of_restores_are_listed_with_data_dir(two_servers):
+    first = two_servers["first"]
+    newest = info({"backup_dir": two_servers["backups"], "data_dir": first})["backups"][0]
+    for content in (b"{}", b'{"again": 1}'):
+        with open(os.path.join(first, "config.json"), "wb") as handle:
+            handle.write(content)
+        restored = run("vaultwarden_backup", {"state": "restore", "backup_path": newest["path"], "data_dir": first,
+                                              "pre_restore_retention": 0})
+        assert restored["rc"] == 0, restored
+    os.makedirs(os.path.join(first, ".pre-restore-20200101T000000Z"))
+    staging = os.path.join(first, ".restore-staging-killed")
+    os.makedirs(staging)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with open(os.path.join(staging, ".owner.json"), "w") as handle:
+        json.dump({"pid": dead.pid, "host": socket.gethostname()}, handle)
+    before = tree_state(first)
+
+    result = info({"backup_dir": two_servers["backups"], "data_dir": first})
+
+    assert tree_state(first) == before
+    kinds = [(entry["kind"], entry["state"], os.path.basename(entry["path"])) for entry in result["leftovers"]]
+    assert kinds[:2] == [("backup_temporary", "young", ".tmp-vaultwarden-backup-interrupted"),
+                         ("restore_staging", "dead", ".restore-staging-killed")]
+    pre_restore = [kind for kind in kinds if kind[0] == "pre_restore"]
+    assert [state for _kind, state, _name in pre_restore] == ["ours", "ours", "unmarked"]
+    assert pre_restore[-1][2] == ".pre-restore-20200101T000000Z"
+    assert result["msg"].endswith(", 5 leftover(s)")
 
 
 @pytest.mark.parametrize("args, message", [

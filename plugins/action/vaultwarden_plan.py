@@ -1,0 +1,283 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import difflib
+import hashlib
+import os
+import uuid
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.six import string_types
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.homelab.vaultwarden.plugins.module_utils import planner
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - ansible-core requires PyYAML
+    yaml = None
+
+_COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROLE_DIR = os.path.join(_COLLECTION, "roles", "vaultwarden")
+SPEC_FILE = os.path.join(ROLE_DIR, "meta", "argument_specs.yml")
+DEFAULTS_FILE = os.path.join(ROLE_DIR, "defaults", "main.yml")
+LIBRARIES_DIR = os.path.join(ROLE_DIR, "files", "official-images")
+# Play-level variables of the collection's playbooks that share the prefix but are not role options.
+PLAYBOOK_VARIABLES = ("vaultwarden_hosts",)
+SECRET_VARIABLES = ("vaultwarden_admin_token", "vaultwarden_database_url", "vaultwarden_secret_env")
+_SPEC_CACHE = {}
+
+
+def role_argument_spec():
+    """The role's options as an ArgumentSpecValidator spec (defaults dropped: the role's defaults supply them)."""
+    if "spec" not in _SPEC_CACHE:
+        with open(SPEC_FILE) as handle:
+            options = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
+        spec = {}
+        for name, option in options.items():
+            entry = dict((key, option[key]) for key in ("type", "choices", "elements", "no_log") if key in option)
+            spec[name] = entry
+        _SPEC_CACHE["spec"] = spec
+    return _SPEC_CACHE["spec"]
+
+
+def role_defaults():
+    """The role's defaults, for plays that call the planner outside the role (playbooks/detect.yml)."""
+    if "defaults" not in _SPEC_CACHE:
+        with open(DEFAULTS_FILE) as handle:
+            _SPEC_CACHE["defaults"] = yaml.safe_load(handle)
+    return _SPEC_CACHE["defaults"]
+
+
+# What to write instead, per declared type, for a value that does not convert.
+_TYPE_FIXES = {
+    "bool": "Give true or false (with -e: -e %s=false or -e '{\"%s\": false}').",
+    "int": "Give a whole number (with -e: -e %s=8080).",
+    "dict": "Give a mapping, as YAML or JSON (with -e: -e '{\"%s\": {\"SMTP_HOST\": \"smtp.example.org\"}}').",
+    "str": "Give a string (quote it in YAML).",
+}
+
+
+_TYPE_NAMES = {"bool": "boolean", "int": "whole number", "dict": "mapping", "str": "string", "list": "list"}
+
+
+def _read_mapping(value):
+    """A dict option given as a string (as -e gives it): a YAML (or JSON) mapping is read; anything else is left."""
+    if not isinstance(value, string_types) or yaml is None:
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    return parsed if isinstance(parsed, dict) else value
+
+
+def _refusal(name, value, option, error):
+    """One variable's refusal: its name, its value (hidden for secrets), why, and what to write instead."""
+    shown = "<hidden>" if option.get("no_log") else repr(value)
+    kind = option.get("type", "str")
+    if option.get("choices") and "must be one of" in error:
+        fix = "Use one of: %s." % ", ".join(str(c) if c != "" else "''" for c in option["choices"])
+        why = "it is not one of the accepted values"
+    else:
+        fix = _TYPE_FIXES.get(kind, "Give a %s." % kind).replace("%s", name)
+        kind_name = _TYPE_NAMES.get(kind, kind)
+        why = "it is not a %s (%s)" % (kind_name, error) if not option.get("no_log") else "it is not a %s" % kind_name
+    return "%s %s is refused: %s. %s" % (name, shown, why, fix)
+
+
+def convert_variables(values):
+    """Validate and convert the role's variables (strings from -e included); returns (converted, errors).
+
+    Each error names the variable, its value (secrets hidden), why it does not convert and what to give instead.
+    """
+    spec = role_argument_spec()
+    validator = ArgumentSpecValidator(spec)
+    given = dict((k, v) for k, v in values.items() if k in spec)
+    errors = []
+    for name, value in list(given.items()):
+        if spec[name].get("type") == "dict":
+            given[name] = _read_mapping(value)
+        elif spec[name].get("type", "str") == "str" and isinstance(value, (list, dict)):
+            # The validator would turn it into its Python spelling ("['1.37.1']") without a word.
+            errors.append(_refusal(name, value, spec[name], "a %s is no string" % type(value).__name__))
+            del given[name]
+    result = validator.validate(given)
+    for error in result.errors:
+        text = str(error)
+        name = next((n for n in sorted(given, key=len, reverse=True) if n in text), None)
+        errors.append(_refusal(name, given[name], spec[name], text) if name else text)
+    # The validator fills every option it knows (None when absent): keep only what was given.
+    return dict((k, v) for k, v in result.validated_parameters.items() if k in given), errors
+
+
+def unknown_variables(names):
+    """Warnings for vaultwarden_* variables the role does not know, with the nearest known name."""
+    spec = role_argument_spec()
+    warnings = []
+    for name in sorted(names):
+        if not name.startswith("vaultwarden_") or name in spec or name in PLAYBOOK_VARIABLES:
+            continue
+        # Compared without the shared prefix, which would make every name look alike.
+        close = difflib.get_close_matches(name[len("vaultwarden_"):], [n[len("vaultwarden_"):] for n in spec],
+                                          n=1, cutoff=0.75)
+        warnings.append("%s is not a variable of homelab.vaultwarden.vaultwarden and has no effect%s"
+                        % (name, "; did you mean vaultwarden_%s?" % close[0] if close else ""))
+    return warnings
+
+
+def _libraries(directory):
+    libraries = {}
+    for engine in ("mariadb", "mysql", "postgres"):
+        path = os.path.join(directory, engine)
+        if os.path.exists(path):
+            with open(path) as handle:
+                libraries[engine] = handle.read()
+    return libraries
+
+
+def _shown_request(req):
+    shown = dict(req)
+    for name in SECRET_VARIABLES:
+        if shown.get(name):
+            shown[name] = "<hidden>" if isinstance(shown[name], string_types) else dict(
+                (key, "<hidden>") for key in shown[name])
+    return shown
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(("stage", "previous", "pulled", "libraries_dir"))
+
+    def _variables(self, task_vars):
+        names = [name for name in task_vars if isinstance(name, string_types) and name.startswith("vaultwarden_")]
+        values = {}
+        for name in names:
+            if name in role_argument_spec():
+                values[name] = self._templar.template(task_vars[name])
+        return names, values
+
+    def _request(self, task_vars):
+        names, values = self._variables(task_vars)
+        converted, errors = convert_variables(values)
+        if errors:
+            raise planner.PlanError("role variables", None, "; ".join(errors),
+                                    "Nothing was changed; fix the values named (booleans: true/false; ports and "
+                                    "counts: whole numbers; mappings: YAML or JSON).")
+        missing = [name for name in role_argument_spec() if name not in converted]
+        if missing:
+            defaults, dummy = convert_variables(dict((name, role_defaults()[name]) for name in missing))
+            converted.update(defaults)
+        return planner.derive_request(converted), unknown_variables(names)
+
+    def _facts(self, req, task_vars, distribution=None):
+        args = planner.facts_request(req)
+        if req["vaultwarden_docker_api_version"] not in ("", "auto"):
+            args["api_version"] = req["vaultwarden_docker_api_version"]
+        if distribution:
+            args["distribution"] = distribution
+        result = self._execute_module(module_name="homelab.vaultwarden.vaultwarden_facts", module_args=args,
+                                      task_vars=task_vars)
+        if result.get("failed"):
+            raise AnsibleError("gathering facts on the host failed: %s" % result.get("msg"))
+        return result
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        task_vars = task_vars or {}
+        validation, args = self.validate_argument_spec(argument_spec=dict(
+            stage=dict(type="str", required=True, choices=["pull", "deploy", "absent"]),
+            previous=dict(type="dict"),
+            pulled=dict(type="list", elements="dict", default=[]),
+            libraries_dir=dict(type="path"),
+        ))
+        check_mode = bool(self._task.check_mode or self._play_context.check_mode)
+        try:
+            req, warnings = self._request(task_vars)
+            if args["stage"] == "absent":
+                facts = self._facts(req, task_vars)
+                plan = planner.plan_absent(req, facts)
+            elif args["stage"] == "pull":
+                facts = self._facts(req, task_vars)
+                plan = planner.plan_pull(req, facts, _libraries(args["libraries_dir"] or LIBRARIES_DIR),
+                                         run_id=str(uuid.uuid4()))
+                self._mark_given_secrets(req, facts)
+                facts["admin_token_matches"] = self._admin_token_matches(req, facts)
+                if check_mode and plan["pull"]:
+                    # Ask the registry (through the engine) what the moving tags point to, without pulling.
+                    probe = self._facts(req, task_vars, [p["ref"] for p in plan["pull"] if p["pull"] == "always"])
+                    plan["pull"] = planner.skip_unmoved_pulls(plan["pull"], facts, probe.get("distribution") or {})
+                    facts["distribution"] = probe.get("distribution") or {}
+            else:
+                previous = args["previous"] or {}
+                facts = previous.get("facts") or {}
+                plan = planner.plan_deploy(req, previous["plan"], facts, self._pulled(args["pulled"], previous["plan"]),
+                                           admin_token_state=self._admin_token_state(req, facts, previous["plan"]),
+                                           check_mode=check_mode)
+                facts = None
+        except planner.PlanError as exc:
+            result.update(failed=True, msg=str(exc), variable=exc.variable)
+            return result
+        for warning in warnings + list(plan.get("warnings") or []):
+            self._display.warning(warning)
+        result.update(changed=False, request=_shown_request(req), plan=plan)
+        if facts is not None:
+            facts = dict(facts)
+            facts.pop("admin_token_hash", None)
+            facts.pop("invocation", None)
+            result["facts"] = facts
+        return result
+
+    @staticmethod
+    def _mark_given_secrets(req, facts):
+        """Whether the secret files whose content the controller gives still hold it (compared by digest)."""
+        given = dict(("env_" + k, v) for k, v in req["vaultwarden_secret_env"].items())
+        if req["vaultwarden_database_url"] and not req["_database_managed"]:
+            given["database_url"] = req["vaultwarden_database_url"]
+        for name, value in given.items():
+            have = (facts.get("secrets") or {}).get(name)
+            if have:
+                have["matches"] = have.get("sha256") == hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+    @staticmethod
+    def _pulled(results, stage1):
+        pulled = []
+        for item in results or []:
+            wanted = item.get("item") or {}
+            if item.get("skipped"):
+                continue
+            if item.get("failed"):
+                raise planner.PlanError("pull", wanted.get("ref"), item.get("msg") or "the pull failed",
+                                        "Check the registry and the reference.")
+            pulled.append({"ref": wanted.get("ref"), "image": item.get("image") or {}, "changed": item.get("changed")})
+        return pulled
+
+    @staticmethod
+    def _admin_token_matches(req, facts):
+        token = req.get("vaultwarden_admin_token")
+        stored = facts.get("admin_token_hash")
+        if not token or not stored:
+            return False
+        from ansible_collections.homelab.vaultwarden.plugins.filter.argon2_hash import argon2_hash
+        try:
+            return argon2_hash(token, existing=stored) == stored
+        except Exception:
+            return False
+
+    @staticmethod
+    def _admin_token_state(req, facts, stage1):
+        token = req.get("vaultwarden_admin_token")
+        if not token:
+            return "unset"
+        form = planner.admin_token_form(stage1["image"]["version"] or "")
+        have = (facts.get("secrets") or {}).get("admin_token") or {}
+        if form == "plain":
+            same = have.get("sha256") == hashlib.sha256(token.encode("utf-8")).hexdigest()
+        else:
+            same = bool(facts.get("admin_token_matches"))
+        return "matches" if same else "differs"

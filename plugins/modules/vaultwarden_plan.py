@@ -1,0 +1,86 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# The work is done on the controller by the action plugin of the same name (plugins/action/vaultwarden_plan.py);
+# this file holds its documentation.
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: vaultwarden_plan
+short_description: Plan a vaultwarden deployment on the controller (the role's only decision point)
+version_added: 0.2.0
+author: homelab.vaultwarden maintainers (@homelab)
+description:
+  - Validates the role's C(vaultwarden_*) variables against the role's C(meta/argument_specs.yml) and B(converts) them
+    (C(-e vaultwarden_purge_data=false) is the boolean V(false) on every supported ansible-core), warns about unknown
+    C(vaultwarden_*) variables (typos such as C(vaultwarden_versoin)), gathers the host's facts in one round trip
+    (M(homelab.vaultwarden.vaultwarden_facts)), reads the official-images libraries, judges the admin token against
+    the host's hash, and returns the plan made by the pure planner C(plugins/module_utils/planner.py).
+  - Refusals fail the task with the planner's message (the variable, the value, why, the fix) before anything on the
+    host changes.
+  - O(stage=pull) selects the images and says what to pull; O(stage=deploy) takes what was pulled and returns the
+    container specs, backup, record, health wait and rollback target; O(stage=absent) what C(state=absent) removes.
+options:
+  stage:
+    description: Which part of the plan to make.
+    type: str
+    choices: [pull, deploy, absent]
+    required: true
+  previous:
+    description: The result of the O(stage=pull) task (O(stage=deploy) only).
+    type: dict
+  pulled:
+    description: The results of pulling the images of O(previous) (a loop's C(results)), O(stage=deploy) only.
+    type: list
+    elements: dict
+  libraries_dir:
+    description: Directory with the official-images library files of the database images (C(mariadb), C(mysql), C(postgres)).
+      Defaults to the role's C(files/official-images).
+    type: path
+attributes:
+  check_mode:
+    support: full
+    description: Only reads; in check mode the plan says what a real run would do.
+  diff_mode:
+    support: none
+    description: The plan is the result; nothing changes.
+  action:
+    support: full
+    description: Runs on the controller; gathers the host's facts through M(homelab.vaultwarden.vaultwarden_facts).
+seealso:
+  - module: homelab.vaultwarden.vaultwarden_facts
+"""
+
+EXAMPLES = r"""
+- name: Plan what to pull
+  homelab.vaultwarden.vaultwarden_plan:
+    stage: pull
+  register: _vaultwarden_pull
+
+- name: Plan the deployment
+  homelab.vaultwarden.vaultwarden_plan:
+    stage: deploy
+    previous: "{{ _vaultwarden_pull }}"
+    pulled: "{{ _vaultwarden_pulled.results | default([]) }}"
+  register: _vaultwarden_plan
+"""
+
+RETURN = r"""
+request:
+  description: The role's variables, validated and converted, with the derived ones filled in (secrets hidden).
+  returned: always
+  type: dict
+plan:
+  description: The plan of the stage (see docs/design.md "The plan").
+  returned: always
+  type: dict
+facts:
+  description: What M(homelab.vaultwarden.vaultwarden_facts) reported (O(stage=pull) and O(stage=absent)).
+  returned: when gathered
+  type: dict
+"""
