@@ -50,7 +50,7 @@ functional: collection-link
 	$(RUN) $(PYTHON) -m pytest tests/functional -q </dev/null
 
 world-test: world collection-link
-	$(RUN) $(PYTHON) -m pytest tests/world -q -n 2 --dist loadgroup </dev/null
+	$(RUN) $(PYTHON) -m pytest tests/world -q -n 2 </dev/null
 
 lint: collection-link
 	$(RUN) ansible-lint --profile production </dev/null

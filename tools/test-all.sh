@@ -67,7 +67,7 @@ stage unit pytest_dir tests/unit -q -n 2
 stage functional pytest_dir tests/functional -q
 stage ansible-lint ansible-lint --profile production
 stage sanity bash tools/sanity.sh
-stage world pytest_dir tests/world -q -n 2 --dist loadgroup
+stage world pytest_dir tests/world -q -n 2
 for s in $SCENARIOS; do
     if [ -d "extensions/molecule/$s" ]; then
         stage "molecule-$s" molecule test -s "$s"

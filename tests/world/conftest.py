@@ -5,11 +5,14 @@ name everything ``vwtest-*``, bind ports to 127.0.0.1 and remove what they creat
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import http.client
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -30,9 +33,22 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.world)
 
 
-# Tests that read or move the moving tags (latest, testing, alpine) share one xdist group, so that under
-# `-n 2 --dist loadgroup` they run one after another on one worker; the others use release tags only.
-TAGS_GROUP = pytest.mark.xdist_group("moving-tags")
+# Tests that read or move the moving tags (latest, testing, alpine) carry this marker and run one at a time under a
+# machine-wide lock (several pytest workers, or two checkouts, share the one registry on 127.0.0.1:5000). A lock and
+# not `--dist loadgroup`: with pytest 9 and pytest-xdist 3.8, xdist_group marks are not honoured (the tests of one
+# group were seen running on both workers, one test moving `latest` while another asserted where it points).
+TAGS_GROUP = pytest.mark.moving_tags
+TAGS_LOCK = os.path.join(tempfile.gettempdir(), "homelab-vaultwarden-world-moving-tags.lock")
+
+
+@contextlib.contextmanager
+def moving_tags_held():
+    with open(TAGS_LOCK, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
@@ -44,14 +60,25 @@ def world():
     return Registry()
 
 
+@pytest.fixture(autouse=True)
+def _moving_tags_lock(request):
+    """Held from before a marked test's function-scoped fixtures (tags_restored's reset) until after their teardown."""
+    if request.node.get_closest_marker("moving_tags") is None:
+        yield
+        return
+    with moving_tags_held():
+        yield
+
+
 @pytest.fixture(scope="module")
 def default_tags(world):  # pylint: disable=redefined-outer-name  # pytest fixtures
     """The moving tags where the world builds them (a warm build keeps moved tags, an interrupted run may leave some).
 
-    Used by the TAGS_GROUP modules only: a reset while another worker's test had moved a tag would break that test.
+    Used by the TAGS_GROUP modules only; the reset happens under the lock, so no other marked test is running.
     """
-    reset = subprocess.run([sys.executable, "-m", "tools.world", "reset-tags"], cwd=CHECKOUT, capture_output=True, text=True,
-                           timeout=600, check=False)
+    with moving_tags_held():
+        reset = subprocess.run([sys.executable, "-m", "tools.world", "reset-tags"], cwd=CHECKOUT, capture_output=True,
+                               text=True, timeout=600, check=False)
     assert reset.returncode == 0, reset.stdout + reset.stderr
     return world
 
