@@ -152,7 +152,7 @@ def _shown_request(req):
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("stage", "previous", "pulled", "libraries_dir"))
+    _VALID_ARGS = frozenset(("stage", "previous", "pulled", "run_id", "libraries_dir"))
 
     def _variables(self, task_vars):
         names = [name for name in task_vars if isinstance(name, string_types) and name.startswith("vaultwarden_")]
@@ -194,6 +194,7 @@ class ActionModule(ActionBase):
             stage=dict(type="str", required=True, choices=["pull", "deploy", "absent"]),
             previous=dict(type="dict"),
             pulled=dict(type="list", elements="dict", default=[]),
+            run_id=dict(type="str", default=""),
             libraries_dir=dict(type="path"),
         ))
         check_mode = bool(self._task.check_mode or self._play_context.check_mode)
@@ -205,7 +206,7 @@ class ActionModule(ActionBase):
             elif args["stage"] == "pull":
                 facts = self._facts(req, task_vars)
                 plan = planner.plan_pull(req, facts, _libraries(args["libraries_dir"] or LIBRARIES_DIR),
-                                         run_id=str(uuid.uuid4()))
+                                         run_id=args["run_id"] or str(uuid.uuid4()))
                 self._mark_given_secrets(req, facts)
                 facts["admin_token_matches"] = self._admin_token_matches(req, facts)
                 if check_mode and plan["pull"]:

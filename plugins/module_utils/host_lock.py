@@ -205,7 +205,8 @@ def _held_message(path, lease, now, waited, timeout):
 def acquire(path, owner, timeout=0, stale_after=DEFAULT_STALE_AFTER, check_mode=False, clock=time.time, sleep=time.sleep):
     """Take (or renew) the lease at ``path`` for ``owner``.
 
-    Returns a dict: changed, acquired, renewed, lease, broken, holder, waited, warnings, msg.
+    Returns a dict: changed, acquired, renewed, lease, broken, holder, waited, contended (another owner's live lease
+    was found and waited for), warnings, msg.
     Raises LockError when another owner still holds it after ``timeout`` seconds.
     """
     validate_owner(owner)
@@ -214,7 +215,7 @@ def acquire(path, owner, timeout=0, stale_after=DEFAULT_STALE_AFTER, check_mode=
     path, directory = _directory_of(path)
     started = clock()
     result = {"changed": False, "acquired": False, "renewed": False, "lease": None, "broken": None, "holder": None,
-              "waited": 0.0, "warnings": []}
+              "waited": 0.0, "contended": False, "warnings": []}
     while True:
         with _guard(directory):
             now = clock()
@@ -254,6 +255,7 @@ def acquire(path, owner, timeout=0, stale_after=DEFAULT_STALE_AFTER, check_mode=
                 result["msg"] = ("lock %s is held by %s; a real run would wait up to %s s for it"
                                  % (path, describe(lease), timeout))
                 return result
+            result["contended"] = True
             if now - started >= timeout:
                 raise LockError(_held_message(path, lease, now, now - started, timeout))
             pause = min(POLL_SECONDS, timeout - (now - started))

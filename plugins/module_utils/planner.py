@@ -1074,8 +1074,11 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
     if (not vw_ok or db_migrates) and (container is not None or _data_present(facts)):
         # The backup runs before the database task: only a database container that runs now can be dumped (a
         # missing one is created afterwards from its data directory, which stays where it is).
-        db_running = bool(req["_database_managed"] and ((facts.get("containers") or {}).get(
-            req["_database_container_name"]) or {}).get("running"))
+        db_found = ((facts.get("containers") or {}).get(req["_database_container_name"]) or {}) if req[
+            "_database_managed"] else {}
+        # A managed database that was stopped (by hand, by a crash) is started again for the dump: it is the role's.
+        db_start = bool(db_found.get("exists") and not db_found.get("running"))
+        db_running = bool(db_found.get("running")) or db_start
         backup = {
             "data_dir": req["vaultwarden_data_dir"],
             "backup_dir": req["vaultwarden_backup_dir"],
@@ -1087,6 +1090,7 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
                 name=req["vaultwarden_database_name"], user=req["vaultwarden_database_user"],
                 secrets=DB_SECRETS_PATH, dumps=DB_DUMPS_PATH) if req["_database_managed"] else None),
             "dump_container": req["_database_container_name"] if db_running else None,
+            "start_database": req["_database_container_name"] if db_start else None,
             "extra_files": [req["_dump_dir"] + "/vaultwarden.sql"] if db_running else [],
             "external_database_note": (
                 "vaultwarden uses the external database of vaultwarden_database_url: back it up yourself before this "
@@ -1106,9 +1110,12 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
                     server["query"].format(name=req["vaultwarden_database_name"], user=req["vaultwarden_database_user"],
                                            secrets=DB_SECRETS_PATH, sql=sql) for sql in (SUMMARY_QUERY, KNOWN_USER_QUERY))}
         if req["_database_managed"] and not db_running:
-            raise PlanError("managed database", req["_database_container_name"], "it is not running, so the backup "
-                            "before this change could not hold the vault's database",
-                            "Start it (docker start %s) and run again." % req["_database_container_name"])
+            raise PlanError("managed database", req["_database_container_name"], "the container is gone, so the backup "
+                            "before this change could not hold the vault's database (its files are still in %s)"
+                            % req["vaultwarden_database_data_dir"],
+                            "Run the role once with the release that runs now (vaultwarden_version: %s): that recreates "
+                            "the database container from its files without changing vaultwarden; then run this change "
+                            "again." % (current.get("version") or stage1["previous_version"] or "the running one"))
 
     rollback = None
     if req["vaultwarden_rollback"] and backup is not None:

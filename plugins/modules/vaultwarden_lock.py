@@ -160,6 +160,13 @@ waited:
   returned: state=acquired
   type: float
   sample: 0.0
+contended:
+  description:
+    - Whether another owner's live lease was found, so that this run waited for it. What this run decided before it
+      waited may no longer hold: the role plans again.
+  returned: state=acquired
+  type: bool
+  sample: false
 msg:
   description: What happened, in one sentence.
   returned: always

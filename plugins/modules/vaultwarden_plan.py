@@ -38,6 +38,12 @@ options:
     description: The results of pulling the images of O(previous) (a loop's C(results)), O(stage=deploy) only.
     type: list
     elements: dict
+  run_id:
+    description:
+      - The run's identity (O(stage=pull) only). Empty makes a new one; a run that plans again after waiting for another
+        run's lock passes its own, so that the lock, the backup and the health gate stay this run's.
+    type: str
+    default: ""
   libraries_dir:
     description: Directory with the official-images library files of the database images (C(mariadb), C(mysql), C(postgres)).
       Defaults to the role's C(files/official-images).

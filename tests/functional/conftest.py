@@ -86,18 +86,29 @@ def _parse_json_callback(stdout):
     return results, data.get("stats", {})
 
 
-@pytest.fixture
-def run_playbook(installed_collection, tmp_path):
-    """Run a playbook text against localhost (local connection) with the installed collection."""
+class _Playbooks:
+    """Builds and runs ansible-playbook commands against localhost with the installed collection.
 
-    def run(playbook_text, extra_vars=None, inventory=None, check=False, diff=False, env=None):
-        playbook = tmp_path / "playbook.yml"
+    Every run gets its own playbook file, and the modules of this test's runs are unpacked under its own
+    ``remote_tmp`` (``<tmp_path>/remote-tmp``), so a test can find the processes of *its* modules
+    (``AnsiballZ_<module>.py`` under that directory) while other tests run beside it.
+    """
+
+    def __init__(self, installed_collection, tmp_path):
+        self.collections = installed_collection
+        self.tmp_path = tmp_path
+        self.remote_tmp = tmp_path / "remote-tmp"
+        self.count = 0
+
+    def command(self, playbook_text, extra_vars=None, inventory=None, check=False, diff=False, env=None):
+        self.count += 1
+        playbook = self.tmp_path / ("playbook-%d.yml" % self.count)
         playbook.write_text(playbook_text, encoding="utf-8")
         cmd = ["ansible-playbook", str(playbook)]
         if inventory is None:
             cmd += ["-i", "localhost,", "-c", "local"]
         else:
-            inv = tmp_path / "inventory.yml"
+            inv = self.tmp_path / ("inventory-%d.yml" % self.count)
             inv.write_text(inventory, encoding="utf-8")
             cmd += ["-i", str(inv)]
         if extra_vars:
@@ -109,18 +120,59 @@ def run_playbook(installed_collection, tmp_path):
         run_env = dict(os.environ)
         run_env.pop("ANSIBLE_CONFIG", None)
         run_env.update({
-            "ANSIBLE_COLLECTIONS_PATH": str(installed_collection),
+            "ANSIBLE_COLLECTIONS_PATH": str(self.collections),
             "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
             "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
             "ANSIBLE_LOCALHOST_WARNING": "false",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
             "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_REMOTE_TMP": str(self.remote_tmp),
         })
         if env:
             run_env.update(env)
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=str(tmp_path), env=run_env,
+        return cmd, run_env
+
+    def run(self, playbook_text, **kwargs):
+        cmd, run_env = self.command(playbook_text, **kwargs)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=str(self.tmp_path), env=run_env,
                               stdin=subprocess.DEVNULL)
         results, stats = _parse_json_callback(proc.stdout)
         return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, results, stats)
 
-    return run
+    def start(self, playbook_text, **kwargs):
+        """A run in the background: ``finish()`` on the returned object waits for it and gives its PlaybookRun."""
+        cmd, run_env = self.command(playbook_text, **kwargs)
+        out = open(self.tmp_path / ("run-%d.out" % self.count), "w+", encoding="utf-8")
+        err = open(self.tmp_path / ("run-%d.err" % self.count), "w+", encoding="utf-8")
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=str(self.tmp_path), env=run_env,
+                                stdin=subprocess.DEVNULL)
+        return _Background(proc, out, err)
+
+
+class _Background:
+    def __init__(self, proc, out, err):
+        self.proc, self._out, self._err = proc, out, err
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def finish(self, timeout=600):
+        self.proc.wait(timeout=timeout)
+        texts = []
+        for handle in (self._out, self._err):
+            handle.seek(0)
+            texts.append(handle.read())
+            handle.close()
+        results, stats = _parse_json_callback(texts[0])
+        return PlaybookRun(self.proc.returncode, texts[0], texts[1], results, stats)
+
+
+@pytest.fixture
+def playbooks(installed_collection, tmp_path):
+    return _Playbooks(installed_collection, tmp_path)
+
+
+@pytest.fixture
+def run_playbook(playbooks):
+    """Run a playbook text against localhost (local connection) with the installed collection."""
+    return playbooks.run

@@ -22,7 +22,11 @@ def by_name(tasks, name):
 
 
 def block():
-    return by_name(load("change.yml"), "Change the deployment, rolling back when the new server is unhealthy")
+    """The tasks inside change.yml's block that rolls back: what its include of apply.yml runs."""
+    outer = by_name(load("change.yml"), "Change the deployment, rolling back when the new server is unhealthy")
+    assert by_name(outer["block"], "Change what the plan says")["ansible.builtin.include_tasks"] == "apply.yml"
+    assert by_name(outer["rescue"], "Roll back to the previous deployment")
+    return {"block": load("apply.yml")}
 
 
 def conditions(task):

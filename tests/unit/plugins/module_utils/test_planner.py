@@ -761,11 +761,19 @@ def test_a_backup_with_a_managed_database_dumps_it_or_refuses_when_it_is_down():
     assert plan["health"]["database_container"] == "vaultwarden-db"
     assert plan["rollback"]["health"]["database_container"] == "vaultwarden-db"
     assert plan["backup"]["vault"]["source"] == "query" and plan["backup"]["vault"]["sqlite_path"] is None
+    assert plan["backup"]["start_database"] is None
+    pulled = [{"ref": stage1["image"]["ref"], "image": image("sha256:9", version="1.37.2"), "changed": True}]
+    # Stopped (by hand, by a crash): the role starts its own database for the dump.
     down = copy.deepcopy(host)
     down["containers"]["vaultwarden-db"]["running"] = False
-    with pytest.raises(PlanError, match="not running.*docker start vaultwarden-db"):
-        planner.plan_deploy(upgrade, stage1, down, [{"ref": stage1["image"]["ref"],
-                                                     "image": image("sha256:9", version="1.37.2"), "changed": True}])
+    stopped = planner.plan_deploy(upgrade, stage1, down, pulled)
+    assert stopped["backup"]["start_database"] == "vaultwarden-db"
+    assert stopped["backup"]["dump_container"] == "vaultwarden-db" and stopped["rollback"]["restore_dump"] is not None
+    # Gone: no dump can be taken; the fix recreates it from its files with the release that runs.
+    gone = copy.deepcopy(host)
+    gone["containers"]["vaultwarden-db"] = {"exists": False}
+    with pytest.raises(PlanError, match="container is gone.*vaultwarden_version: 1.37.1"):
+        planner.plan_deploy(upgrade, stage1, gone, pulled)
 
 
 def test_spec_digest_ignores_the_reference_but_not_the_settings():
