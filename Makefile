@@ -19,7 +19,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export PATH := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))' </dev/null):$(PATH)
 export VW_WORLD_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/homelab-vaultwarden/world
 
-.PHONY: deps collection-link world detect deploy undeploy test unit functional world-test lint sanity molecule bench
+.PHONY: deps collection-link world detect deploy undeploy test unit functional faults world-test lint sanity molecule bench
 
 deps:
 	$(RUN) bash tools/bootstrap.sh </dev/null
@@ -47,7 +47,10 @@ unit: collection-link
 	$(RUN) $(PYTHON) -m pytest tests/unit -q -n 2 </dev/null
 
 functional: collection-link
-	$(RUN) $(PYTHON) -m pytest tests/functional -q </dev/null
+	$(RUN) $(PYTHON) -m pytest tests/functional -q --ignore=tests/functional/test_faults.py </dev/null
+
+faults: world collection-link
+	$(RUN) $(PYTHON) -m pytest tests/functional/test_faults.py -q -n 2 </dev/null
 
 world-test: world collection-link
 	$(RUN) $(PYTHON) -m pytest tests/world -q -n 2 </dev/null

@@ -398,6 +398,7 @@ def derive_request(raw):
     req["_dump_dir"] = base + "/dumps"
     req["_record_path"] = base + "/deployed.json"
     req["_lock_path"] = base + "/.lock"
+    req["_rollback_journal"] = base + "/rollback-pending"
     if req["vaultwarden_platform"]:
         try:
             req["vaultwarden_platform"] = platform_string(normalize_platform(req["vaultwarden_platform"]))
@@ -470,6 +471,7 @@ def facts_request(req):
         "networks": [req["vaultwarden_network_name"]],
         "dumps_dir": req["_dump_dir"] if req["_database_managed"] else None,
         "lock_path": req["_lock_path"],
+        "rollback_journal": req["_rollback_journal"],
         "owner_label": LABELS["owner"],
         "secret_templates": {"database_url": managed_database_url(req)} if req["_database_managed"] else {},
         "ownership": {"path": req["vaultwarden_data_dir"], "uid": req["_uid"], "gid": req["_gid"]},
@@ -1044,7 +1046,8 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
                  if owned.get("exists") and owned.get("mismatched") else None)
     secrets_for_vw = any(name in secrets["write"] for name, spec in secrets["files"].items()
                          if "vaultwarden" in spec["consumers"])
-    vw_ok = (not image_change and container.get("running") and not container.get("restarting")
+    resume = resume_rollback(req, facts, record)
+    vw_ok = (resume is None and not image_change and container.get("running") and not container.get("restarting")
              and (container.get("labels") or {}).get(LABELS["spec"]) == vw["labels"][LABELS["spec"]]
              and not secrets_for_vw and ownership is None)
     config_change = not image_change and not vw_ok
@@ -1052,7 +1055,7 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
     secrets["run"] = secrets["changed"] or (not vw_ok and bool(vw["env_from_secrets"]))
     leftovers = _dump_leftovers(req, facts)
     changed = (not vw_ok or secrets["changed"] or bool(db and db["apply"]) or ownership is not None
-               or bool(leftovers))
+               or bool(leftovers) or resume is not None)
 
     new_record = {
         "format": RECORD_FORMAT,
@@ -1129,11 +1132,8 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
                                   "timeout": req["vaultwarden_health_timeout"],
                                   "database_container": (req["_database_container_name"] if req["_database_managed"]
                                                          else None)}
-            rollback["restore_dump"] = ({
-                "container": req["_database_container_name"], "file": req["_dump_dir"] + "/restore.sql",
-                "command": DATABASE_SERVERS[req["vaultwarden_database_server"]]["restore"].format(
-                    name=req["vaultwarden_database_name"], user=req["vaultwarden_database_user"],
-                    secrets=DB_SECRETS_PATH, dumps=DB_DUMPS_PATH)} if backup["dump_container"] else None)
+            rollback["restore_dump"] = _restore_dump(req) if backup["dump_container"] else None
+            rollback["journal"] = req["_rollback_journal"]
             rollback["database"] = _database_rollback(req, record, stage1["engine"]) if db_migrates else None
             # The failed containers go first: the data is restored under neither.
             rollback["remove"] = [req["vaultwarden_container_name"]] + (
@@ -1171,6 +1171,7 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
         "database_ownership": db_ownership,
         "vaultwarden": dict(vw, apply=not vw_ok, preview=preview),
         "leftovers": leftovers,
+        "resume": resume,
         "backup": backup,
         "health": health,
         "record": new_record,
@@ -1183,6 +1184,35 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
         # Another run of the same deployment waits this long; a lease outlives a killed run by stale_after.
         "lock": {"path": req["_lock_path"], "timeout": 300, "stale_after": 3600},
         "warnings": _deploy_warnings(req, stage1, from_files, secrets, new_version),
+    }
+
+
+def _restore_dump(req):
+    """Loading a backup's dump of the managed database (its file put where the database container reads it)."""
+    return {"container": req["_database_container_name"], "file": req["_dump_dir"] + "/restore.sql",
+            "command": DATABASE_SERVERS[req["vaultwarden_database_server"]]["restore"].format(
+                name=req["vaultwarden_database_name"], user=req["vaultwarden_database_user"],
+                secrets=DB_SECRETS_PATH, dumps=DB_DUMPS_PATH)}
+
+
+def resume_rollback(req, facts, record):
+    """A rollback an earlier run began and did not finish (killed, rebooted): the data may still be what the failed
+    release left (a migrated schema), so it is restored from the backup that rollback was restoring before anything
+    else; the deployment it went back to is the record's current one, which the rest of the plan judges as usual."""
+    pending = facts.get("rollback_pending")
+    if not pending:
+        return None
+    back_user = (((record.get("current") or {}).get("spec") or {}).get("user") or "%s:%s" % (req["_uid"], req["_gid"]))
+    owner = back_user.split(":")
+    with_dump = bool(req["_database_managed"])
+    return {
+        "backup_path": pending,
+        "data_dir": req["vaultwarden_data_dir"],
+        "journal": req["_rollback_journal"],
+        "remove": [req["vaultwarden_container_name"]],
+        "ownership": {"path": req["vaultwarden_data_dir"], "owner": owner[0], "group": (owner + [owner[0]])[1]},
+        "restore_dump": _restore_dump(req) if with_dump else None,
+        "database_container": req["_database_container_name"] if with_dump else None,
     }
 
 

@@ -42,6 +42,12 @@ options:
   lock_path:
     description: Path of the deployment's lock file; its holder is reported.
     type: path
+  rollback_journal:
+    description:
+      - Path of the file a rollback writes before it restores a backup and removes once the previous server answers
+        again. Its content (the backup being restored) is reported, so that the next run finishes a rollback that was
+        interrupted.
+    type: path
   owner_label:
     description: Label that marks the containers a deployment owns; only their labels in this namespace are returned.
     type: str
@@ -166,6 +172,11 @@ lock:
   description: The lock file's holder (its JSON), or null when unlocked.
   returned: always
   type: dict
+rollback_pending:
+  description: The backup an interrupted rollback was restoring (the content of O(rollback_journal)), or null.
+  returned: always
+  type: str
+  sample: /opt/vaultwarden/backups/20261204T200510Z-1.37.1-to-1.99.0
 networks:
   description: Per network name of O(networks), C(exists), C(id), C(labels) (only the deployment's) and C(internal).
   returned: always
@@ -431,6 +442,13 @@ def _lock(path):
         return {"unreadable": True}
 
 
+def _rollback_pending(path):
+    if not path or not os.path.isfile(path):
+        return None
+    text = _read_small(path).decode("utf-8", "replace").strip()
+    return text or None
+
+
 def main():
     argument_spec = dict(DOCKER_COMMON_ARGS)
     argument_spec.update(
@@ -439,6 +457,7 @@ def main():
         secrets_dir=dict(type="path"),
         secret_templates=dict(type="dict", default={}, no_log=False),  # templates name secret files, hold none
         lock_path=dict(type="path"),
+        rollback_journal=dict(type="path"),
         owner_label=dict(type="str", default="io.github.homelab.vaultwarden.owner"),
         distribution=dict(type="list", elements="str", default=[]),
         ownership=dict(type="dict"),
@@ -484,6 +503,7 @@ def main():
     module.exit_json(changed=False, platform=platform, engine=engine, containers=containers, images=images,
                      record=record, record_error=record_error, secrets=secrets, admin_token_hash=admin_hash,
                      lock=_lock(params["lock_path"]), distribution=distribution,
+                     rollback_pending=_rollback_pending(params["rollback_journal"]),
                      ownership=_ownership(params["ownership"]), networks=networks, dumps=_dumps(params["dumps_dir"]))
 
 

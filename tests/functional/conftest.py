@@ -11,6 +11,7 @@ the per-task results.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -176,3 +177,36 @@ def playbooks(installed_collection, tmp_path):
 def run_playbook(playbooks):
     """Run a playbook text against localhost (local connection) with the installed collection."""
     return playbooks.run
+
+
+_ENGINE_LISTINGS = {
+    "containers": ["ps", "--all", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.Image}} {{.State}}"],
+    "images": ["image", "ls", "--all", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"],
+    "networks": ["network", "ls", "--no-trunc", "--format", "{{.ID}} {{.Name}}"],
+    "volumes": ["volume", "ls", "--format", "{{.Name}}"],
+}
+
+
+def _host_snapshot(root):
+    """What a run could change on this host: the engine's containers (with their state), images, networks and volumes,
+    and the sha256 of every file under ``root`` (the playbooks, inventories and unpacked modules of the runs aside)."""
+    snapshot = {}
+    for kind, args in _ENGINE_LISTINGS.items():
+        proc = subprocess.run(["docker"] + args, capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL)
+        snapshot[kind] = sorted(proc.stdout.splitlines())
+    files = {}
+    for directory, dirs, names in os.walk(str(root)):
+        dirs[:] = [d for d in dirs if d != "remote-tmp"]
+        for name in names:
+            if name.startswith(("playbook-", "inventory-", "run-")):
+                continue
+            path = os.path.join(directory, name)
+            with open(path, "rb") as handle:
+                files[os.path.relpath(path, str(root))] = hashlib.sha256(handle.read()).hexdigest()
+    snapshot["files"] = files
+    return snapshot
+
+
+@pytest.fixture(name="host_snapshot")
+def host_snapshot_fixture():
+    return _host_snapshot

@@ -119,13 +119,19 @@ ROLE_PLAY = """
         ({"vaultwarden_http_port": "70000"}, ["vaultwarden_http_port", "1 to 65535"]),
     ],
 )
-def test_role_refuses_bad_requests_before_changing_anything(run_playbook, tmp_path, extra, expected):
+def test_role_refuses_bad_requests_before_changing_anything(run_playbook, host_snapshot, tmp_path, extra, expected):
     base = tmp_path / "vaultwarden"
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "file").write_text("a file of the host's, next to where the role would write")
+    before = host_snapshot(tmp_path)
     result = run_playbook(ROLE_PLAY, extra_vars=dict(extra, vaultwarden_base_dir=str(base)))
+    after = host_snapshot(tmp_path)
     assert result.returncode != 0
     output = result.stdout + result.stderr
     for text in expected:
         assert text in output, output[-3000:]
     assert not base.exists()
+    # Containers, images, networks, volumes and files: as they were.
+    assert after == before
     changed = sum(host.get("changed", 0) for host in result.stats.values())
     assert changed == 0

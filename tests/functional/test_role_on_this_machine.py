@@ -51,7 +51,8 @@ def deployment(run_playbook, tmp_path):
     }
     yield name, variables
     run_playbook(PLAY, extra_vars=dict(variables, vaultwarden_state="absent", vaultwarden_purge_data=True))
-    subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+    subprocess.run(["docker", "rm", "-f", name, name + "-db"], capture_output=True, check=False)
+    subprocess.run(["docker", "network", "rm", name + "-net"], capture_output=True, check=False)
 
 
 def test_deploy_keeps_secrets_out_of_logs_and_off_the_host(run_playbook, deployment):
@@ -149,3 +150,40 @@ def test_the_modules_speak_the_api_level_pinned_in_the_environment(run_playbook,
     assert (image["Os"], image["Architecture"]) == ("linux", "amd64")
     again = run_playbook(PLAY, extra_vars=variables, env={"DOCKER_API_VERSION": "1.29"})
     assert again.returncode == 0 and again.stats["localhost"]["changed"] == 0, again.stdout[-3000:]
+
+
+def test_secrets_with_a_managed_database_stay_out_of_the_output_the_files_and_the_engine(run_playbook, deployment):
+    """-vvv, an admin token and a managed PostgreSQL: the token is nowhere in plain (output, files, docker inspect);
+    the generated database password is only in its 0600 secret files (its own and the URL vaultwarden reads)."""
+    name, variables = deployment
+    variables = dict(variables, vaultwarden_database="postgresql")
+    result = run_playbook(PLAY, extra_vars=variables, env={"ANSIBLE_VERBOSITY": "3"})
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "<ESTABLISH LOCAL CONNECTION" in output or "ESTABLISH LOCAL CONNECTION" in output, "not run at -vvv"
+    base = variables["vaultwarden_base_dir"]
+    secrets = os.path.join(base, "secrets")
+    with open(os.path.join(secrets, "database_password")) as handle:
+        password = handle.read().strip()
+    assert len(password) >= 20
+    for secret in (TOKEN, SMTP_PASSWORD, password):
+        # -e carries the token on the command line, which -vvv does not echo: the whole output is searched.
+        assert secret not in output, "a secret in the -vvv output"
+    holders = []
+    for directory, dummy, files in os.walk(base):
+        for entry in files:
+            path = os.path.join(directory, entry)
+            with open(path, "rb") as handle:
+                content = handle.read()
+            assert TOKEN.encode() not in content, path
+            if password.encode() in content:
+                holders.append(os.path.relpath(path, base))
+                assert oct(os.stat(path).st_mode & 0o777) == "0o600", path
+    assert sorted(holders) == ["secrets/database_password", "secrets/database_url"], holders
+    for container in (_inspect(name), _inspect(name + "-db")):
+        dumped = json.dumps(container)
+        assert container is not None and TOKEN not in dumped and password not in dumped, container["Name"]
+    env = dict(item.split("=", 1) for item in _inspect(name)["Config"]["Env"])
+    assert env["DATABASE_URL_FILE"] == "/run/secrets/database_url" and "DATABASE_URL" not in env
+    with urllib.request.urlopen("http://127.0.0.1:18290/api/standin", timeout=10) as response:
+        assert json.load(response)["database"] == "postgresql"

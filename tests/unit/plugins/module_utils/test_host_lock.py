@@ -122,6 +122,9 @@ def test_waits_for_the_holder_to_release(tmp_path):
     assert clock.sleeps == [host_lock.POLL_SECONDS] * 3
     assert result["waited"] == 3.0
     assert result["broken"] is None
+    # The role plans again after a contended lock: what it decided before the wait may be done already.
+    assert result["contended"] is True
+    assert take(tmp_path / ".other", "run-3")["contended"] is False
 
 
 def test_gives_up_after_the_timeout(tmp_path):

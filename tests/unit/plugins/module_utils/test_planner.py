@@ -1074,3 +1074,30 @@ def test_a_v6_host_refuses_an_arm_image_that_names_no_variant_anywhere():
         planner.plan_deploy(req, stage1, facts(platform="linux/arm/v6"),
                             [{"ref": stage1["image"]["ref"], "image": pulled, "changed": True}])
     assert "arm32v6" in caught.value.fix
+
+
+def test_an_interrupted_rollback_is_finished_first_from_the_backup_it_was_restoring():
+    req = request(vaultwarden_version="1.37.1")
+    stage1 = planner.plan_pull(req, facts(), libraries())
+    img = image("sha256:5", version="1.37.1")
+    host, dummy = deployed(req, stage1, img, "1.37.1")
+    stage1 = planner.plan_pull(req, host, libraries())
+    converged = planner.plan_deploy(req, stage1, host, [])
+    assert converged["resume"] is None and not converged["act"]
+    # The rollback journal names the backup it was restoring: even a container that runs is replaced, after the
+    # data is restored from that backup and backed up again, and the record's deployment comes back.
+    host["rollback_pending"] = "/opt/vaultwarden/backups/20261204T200510Z-1.37.1-to-1.99.0"
+    plan = planner.plan_deploy(req, stage1, host, [])
+    assert plan["act"] and plan["changed"] and plan["vaultwarden"]["apply"]
+    assert plan["resume"] == {
+        "backup_path": "/opt/vaultwarden/backups/20261204T200510Z-1.37.1-to-1.99.0",
+        "data_dir": "/opt/vaultwarden/data", "journal": "/opt/vaultwarden/rollback-pending",
+        "remove": ["vaultwarden"], "ownership": {"path": "/opt/vaultwarden/data", "owner": "10001", "group": "10001"},
+        "restore_dump": None, "database_container": None}
+    assert plan["backup"] is not None and plan["rollback"]["journal"] == "/opt/vaultwarden/rollback-pending"
+    assert planner.facts_request(req)["rollback_journal"] == "/opt/vaultwarden/rollback-pending"
+    managed = request(vaultwarden_version="1.37.1", vaultwarden_database="postgresql")
+    db_host = dict(facts(), rollback_pending="/b")
+    db_plan = planner.plan_deploy(managed, planner.plan_pull(managed, db_host, libraries()), db_host, [])
+    assert db_plan["resume"]["restore_dump"]["command"].startswith("psql")
+    assert db_plan["resume"]["database_container"] == "vaultwarden-db"
