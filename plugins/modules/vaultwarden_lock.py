@@ -163,7 +163,7 @@ waited:
 contended:
   description:
     - Whether another owner's live lease was found, so that this run waited for it. What this run decided before it
-      waited may no longer hold: the role plans again.
+      waited may no longer hold, so the role plans again.
   returned: state=acquired
   type: bool
   sample: false
