@@ -319,8 +319,8 @@ def test_two_runs_at_once_make_one_change_and_one_backup(deployment):
     for result in results:
         assert result.returncode == 0, _message(result)
     assert len(dep.backup_dirs()) == 1, dep.backup_dirs()
-    replanned = [result for result in results if any(item["task"].endswith("Plan the deployment again")
-                                                      for item in result.results)]
+    again = "Plan the deployment again"
+    replanned = [result for result in results if any(item["task"].endswith(again) for item in result.results)]
     assert len(replanned) == 1
     assert sorted(_changed(result) > 0 for result in results) == [False, True]
     assert_converged(dep, "1.37.2", vault)
