@@ -127,8 +127,9 @@ def test_role_tasks_hold_no_decision_logic():
            and found[2] not in _EXCEPTIONS and not found[2].startswith(_EXCEPTION_PREFIXES)]
     assert odd == [], "decisions in the task files belong to the planner:\n" + "\n".join(odd)
     # 225 expressions (13k characters) before the planner, conditions not counted; now look-ups, conditions counted
-    # (the database's ownership job, its rollback and the health gate's read-back brought it to 207).
-    assert len(expressions) <= 215, len(expressions)
+    # (the database's ownership job, its rollback and the health gate's read-back brought it to 207; the HTTPS proxy's
+    # network, Caddyfile, certificates, container and root certificate, 14 look-ups, to 229).
+    assert len(expressions) <= 230, len(expressions)
 
 
 @pytest.mark.parametrize("expression", [
