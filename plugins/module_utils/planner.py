@@ -1170,7 +1170,10 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
     # Check mode on a host without the private network yet: the container module would fail looking for it, so the
     # containers that join it are reported as changes instead of being asked about.
     network_exists = bool(((facts.get("networks") or {}).get(req["vaultwarden_network_name"]) or {}).get("exists"))
-    preview = bool(check_mode and req["_database_managed"] and not network_exists)
+    preview = bool(check_mode and ((req["_database_managed"] and not network_exists)
+                                   or (proxy is not None and not proxy["network"]["exists"])))
+    if proxy is not None:
+        proxy["container"]["preview"] = preview
 
     health = None
     if not vw_ok:
