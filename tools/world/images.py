@@ -306,7 +306,7 @@ class _Layers:
                 "--label", "org.opencontainers.image.version=v" + version,
                 "--label", "org.opencontainers.image.title=Caddy (Debian's caddy package, homelab.vaultwarden test world)",
                 "--volume", "/config", "--volume", "/data",
-                "--port", "80", "--port", "443", "--port", "443/udp", "--port", "2019", "--workingdir", "/srv",
+                "--port", "80/tcp", "--port", "443/tcp", "--port", "443/udp", "--port", "2019/tcp", "--workingdir", "/srv",
                 "--entrypoint", "[]",
                 "--cmd", '["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]']
 
