@@ -160,6 +160,13 @@ def test_internal_tls_end_to_end_and_kept_across_an_update(run_playbook, https_d
     again = _curl("--cacert", root, "-o", "/dev/null", "-w", "%{http_code}", "https://%s:%d/alive" % (HOST, HTTPS_PORT))
     assert again.stdout == "200", again.stdout + again.stderr
 
+    proxy_id = _inspect(name + "-proxy")["Id"]
+    noop = run_playbook(PLAY, extra_vars=dict(variables, vaultwarden_version="1.37.2"))
+    assert noop.returncode == 0, _failure(noop)
+    changed = [r["task"] for r in noop.results if r["result"].get("changed")]
+    assert changed == [], "a run with nothing to do changed: %s" % changed
+    assert _inspect(name + "-proxy")["Id"] == proxy_id
+
 
 def _expired_certificate(directory):
     from cryptography import x509
