@@ -16,6 +16,7 @@ from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import planner
+from ansible_collections.homelab.vaultwarden.plugins.plugin_utils import certificates
 
 try:
     import yaml
@@ -133,7 +134,7 @@ def unknown_variables(names):
 
 def _libraries(directory):
     libraries = {}
-    for engine in ("mariadb", "mysql", "postgres"):
+    for engine in ("mariadb", "mysql", "postgres", "caddy"):
         path = os.path.join(directory, engine)
         if os.path.exists(path):
             with open(path) as handle:
@@ -173,7 +174,29 @@ class ActionModule(ActionBase):
         if missing:
             defaults, dummy = convert_variables(dict((name, role_defaults()[name]) for name in missing))
             converted.update(defaults)
-        return planner.derive_request(converted), unknown_variables(names)
+        converted["_inventory_hostname"] = task_vars.get("inventory_hostname") or "localhost"
+        req = planner.derive_request(converted)
+        req["_certificate_digest"] = self._provided_certificate(req)
+        return req, unknown_variables(names)
+
+    def _provided_certificate(self, req):
+        """vaultwarden_tls provided: the files are read and checked here, on the controller, before any change."""
+        if req["_tls"] != "provided":
+            return ""
+        contents = []
+        for variable in ("vaultwarden_tls_certificate", "vaultwarden_tls_key"):
+            try:
+                path = self._find_needle("files", req[variable])
+                with open(path, "rb") as handle:
+                    contents.append((path, handle.read()))
+            except (AnsibleError, OSError) as exc:
+                raise planner.PlanError(variable, req[variable], "the file cannot be read on the controller (%s)" % exc,
+                                        "Give the path of a PEM file on the controller.")
+        try:
+            return certificates.check_certificate(contents[0][0], contents[0][1], contents[1][0], contents[1][1],
+                                                  req["_domain"]["host"])
+        except certificates.CertificateError as exc:
+            raise planner.PlanError(*exc.args_tuple)
 
     def _facts(self, req, task_vars, distribution=None):
         args = planner.facts_request(req)

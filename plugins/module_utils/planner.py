@@ -26,6 +26,7 @@ import json
 import posixpath
 import re
 
+from ansible_collections.homelab.vaultwarden.plugins.module_utils import https
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import vaultwarden_catalogue as catalogue
 from ansible_collections.homelab.vaultwarden.plugins.module_utils.backup import SQLITE_DEFAULT_NAME
 from ansible_collections.homelab.vaultwarden.plugins.module_utils.image_select import select_image, tag_info
@@ -405,7 +406,10 @@ def derive_request(raw):
         except PlatformError as exc:
             raise PlanError("vaultwarden_platform", req["vaultwarden_platform"], str(exc),
                             "Leave it empty to detect the platform, or use a spelling such as linux/arm/v6.")
-    return req
+    try:
+        return https.derive(req)
+    except https.HttpsError as exc:
+        raise PlanError(*exc.args_tuple)
 
 
 def _check_env(variable, env):
@@ -463,12 +467,12 @@ def _env_value(value):
 def facts_request(req):
     """What the host-side facts module must look at for this request."""
     return {
-        "containers": [req["vaultwarden_container_name"], req["_database_container_name"]],
+        "containers": [req["vaultwarden_container_name"], req["_database_container_name"], req["_proxy_container_name"]],
         "record_path": req["_record_path"],
         "secrets_dir": req["_secrets_dir"],
         # Networks are looked at for their owner label: the role removes or reuses only its own (absent removes it
         # whatever the backend is now, so a deployment that left a managed database leaves no network behind).
-        "networks": [req["vaultwarden_network_name"]],
+        "networks": [req["vaultwarden_network_name"], req["_proxy_network_name"]],
         "dumps_dir": req["_dump_dir"] if req["_database_managed"] else None,
         "lock_path": req["_lock_path"],
         "rollback_journal": req["_rollback_journal"],
@@ -508,6 +512,12 @@ def check_owned(req, facts):
     else: recreating, joining or removing it would act on another application's resources.
     """
     owner = req["vaultwarden_container_name"]
+    for what, name in (("container", req["_proxy_container_name"]), ("network", req["_proxy_network_name"])):
+        found = (facts.get(what + "s") or {}).get(name) or {}
+        if req["_proxied"] and _foreign(found, owner):
+            raise PlanError("vaultwarden_container_name", owner, "the proxy's %s %s exists but was not created by this "
+                            "role for %s; the role never changes or removes what it does not own" % (what, name, owner),
+                            "Choose another vaultwarden_container_name, or remove or rename %s yourself." % name)
     if not req["_database_managed"]:
         return
     name = req["_database_container_name"]
@@ -630,6 +640,14 @@ def plan_pull(req, facts, libraries, run_id=""):
             raise PlanError("vaultwarden_database_server", req["vaultwarden_database_server"], str(exc).rstrip("."),
                             "Pick a database image that exists for %s, or use sqlite." % platform)
 
+    proxy = None
+    if req["_proxied"]:
+        try:
+            proxy = https.proxy_image(platform, req["vaultwarden_proxy_tag"], libraries.get(https.PROXY_IMAGE) or "",
+                                      registry=req["vaultwarden_proxy_registry"])
+        except https.HttpsError as exc:
+            raise PlanError(*exc.args_tuple)
+
     pull = []
     images = facts.get("images") or {}
     # The reference that already runs needs no pull: a pinned release is pulled once, and a moving tag whose registry
@@ -648,6 +666,16 @@ def plan_pull(req, facts, libraries, run_id=""):
         if not (db_container.get("exists") and db_current.get("ref") == database["ref"]
                 and db_container.get("image") == db_current.get("image_id")):
             pull.append(_pull(database["ref"], database["platform"], "not_present", engine))
+    if proxy is not None:
+        proxy_container = (facts.get("containers") or {}).get(req["_proxy_container_name"]) or {}
+        proxy_current = record.get("proxy") or {}
+        # Upgrades of the proxy follow vaultwarden's tag policy: a moving tag is asked again every run.
+        if not (proxy_container.get("exists") and proxy_current.get("ref") == proxy["ref"]
+                and proxy_container.get("image") == proxy_current.get("image_id")
+                and (https.pinned_tag(proxy["tag"])
+                     or _unmoved(proxy["ref"], (images.get(proxy_current.get("image_id")) or {}).get("RepoDigests"),
+                                 facts.get("distribution") or {}))):
+            pull.append(_pull(proxy["ref"], proxy["platform"], "always", engine))
 
     return {
         "stage": "pull",
@@ -657,6 +685,7 @@ def plan_pull(req, facts, libraries, run_id=""):
         "engine": engine,
         "image": image,
         "database_image": database,
+        "proxy_image": proxy,
         "pull": pull,
         "previous_version": previous_version,
         "runs_current": runs_current,
@@ -855,7 +884,7 @@ def vaultwarden_spec(req, stage1, image_ref, platform_literal, version, secrets,
         "labels": {LABELS["owner"]: name, LABELS["role"]: "vaultwarden", LABELS["version"]: version or "",
                    LABELS["platform"]: stage1["platform"]},
     }
-    return _with_digest(spec)
+    return _with_digest(https.vaultwarden_changes(req, spec))
 
 
 def _publish_address(address):
@@ -945,6 +974,8 @@ def database_ownership(req, user, image_ref):
 
 
 def _health_url(req):
+    if req["_proxied"]:
+        return https.health_url(req)
     address = req["vaultwarden_bind_address"]
     if ipaddress.ip_address(address).is_unspecified:
         address = "127.0.0.1" if ":" not in address else "::1"
@@ -1051,11 +1082,12 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
              and (container.get("labels") or {}).get(LABELS["spec"]) == vw["labels"][LABELS["spec"]]
              and not secrets_for_vw and ownership is None)
     config_change = not image_change and not vw_ok
+    proxy = _proxy_deploy(req, stage1, facts, pulled, record)
     first = container is None and not current
     secrets["run"] = secrets["changed"] or (not vw_ok and bool(vw["env_from_secrets"]))
     leftovers = _dump_leftovers(req, facts)
     changed = (not vw_ok or secrets["changed"] or bool(db and db["apply"]) or ownership is not None
-               or bool(leftovers) or resume is not None)
+               or bool(leftovers) or resume is not None or bool(proxy and proxy["container"]["apply"]))
 
     new_record = {
         "format": RECORD_FORMAT,
@@ -1067,6 +1099,9 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
         "database": ({"ref": stage1["database_image"]["ref"], "image_id": db["image_id"],
                       "platform_literal": db["platform_literal"], "spec": db} if db else None),
     }
+    if proxy is not None:
+        new_record["proxy"] = {"ref": proxy["container"]["image"], "image_id": proxy["container"]["image_id"],
+                               "spec": proxy["container"]}
     write_record = not (check_mode and unknown_image) and (changed or _record_view(record) != _record_view(new_record))
 
     backup = None
@@ -1142,7 +1177,10 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
     # Check mode on a host without the private network yet: the container module would fail looking for it, so the
     # containers that join it are reported as changes instead of being asked about.
     network_exists = bool(((facts.get("networks") or {}).get(req["vaultwarden_network_name"]) or {}).get("exists"))
-    preview = bool(check_mode and req["_database_managed"] and not network_exists)
+    preview = bool(check_mode and ((req["_database_managed"] and not network_exists)
+                                   or (proxy is not None and not proxy["network"]["exists"])))
+    if proxy is not None:
+        proxy["container"]["preview"] = preview
 
     health = None
     if not vw_ok:
@@ -1161,7 +1199,7 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
         "new_version": new_version,
         "previous_version": current.get("version") or stage1["previous_version"],
         "settings_from_files": from_files,
-        "directories": _directories(req),
+        "directories": _directories(req) + https.directories(req),
         "ownership": ownership,
         "secrets": secrets,
         "network": ({"name": req["vaultwarden_network_name"], "internal": True,
@@ -1169,6 +1207,7 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
                     if req["_database_managed"] else None),
         "database": dict(db, preview=preview) if db else db,
         "database_ownership": db_ownership,
+        "proxy": proxy,
         "vaultwarden": dict(vw, apply=not vw_ok, preview=preview),
         "leftovers": leftovers,
         "resume": resume,
@@ -1214,6 +1253,33 @@ def resume_rollback(req, facts, record):
         "restore_dump": _restore_dump(req) if with_dump else None,
         "database_container": req["_database_container_name"] if with_dump else None,
     }
+
+
+def _proxy_deploy(req, stage1, facts, pulled, record):
+    """The HTTPS proxy (https.proxy_plan) with the image it runs and whether its container changes."""
+    proxy_image = stage1.get("proxy_image")
+    if proxy_image is None:
+        return None
+    found = (facts.get("containers") or {}).get(req["_proxy_container_name"]) or {}
+    target = _pulled_image(pulled, proxy_image["ref"])[0]
+    if target is None:      # not pulled: the recorded image still runs
+        target_id = (record.get("proxy") or {}).get("image_id") or found.get("image") or ""
+        literal = proxy_image["platform"]
+    else:
+        target_id = target.get("Id") or ""
+        if target_id:
+            _check_platform(proxy_image["ref"], stage1["platform"], target)
+        literal = _image_literal_platform(target) if target_id else proxy_image["platform"]
+    labels = {LABELS["owner"]: req["vaultwarden_container_name"], LABELS["role"]: "proxy"}
+    plan = https.proxy_plan(req, proxy_image["ref"], literal, stage1["engine"]["platform_on_create"], labels,
+                            certificate_digest=req.get("_certificate_digest") or "")
+    spec = _with_digest(plan["container"])
+    apply = not (found.get("exists") and found.get("running") and found.get("image") == target_id
+                 and (found.get("labels") or {}).get(LABELS["spec"]) == spec["labels"][LABELS["spec"]])
+    network_exists = bool(((facts.get("networks") or {}).get(req["_proxy_network_name"]) or {}).get("exists"))
+    plan["container"] = dict(spec, image_id=target_id, apply=apply)
+    plan["network"]["exists"] = network_exists
+    return plan
 
 
 def _deploy_warnings(req, stage1, from_files, secrets, new_version):
@@ -1358,7 +1424,7 @@ def plan_absent(req, facts):
     """What state=absent removes; only containers and the network that carry this deployment's owner label."""
     owner = req["vaultwarden_container_name"]
     containers = []
-    for name in (owner, req["_database_container_name"]):
+    for name in (owner, req["_database_container_name"], req["_proxy_container_name"]):
         found = (facts.get("containers") or {}).get(name) or {}
         if not found.get("exists"):
             continue
@@ -1378,11 +1444,15 @@ def plan_absent(req, facts):
                         % (LABELS["owner"], owner),
                         "Remove that network yourself (docker network rm %s), or set vaultwarden_network_name to the "
                         "deployment's network." % network)
+    proxy_network = (facts.get("networks") or {}).get(req["_proxy_network_name"]) or {}
     return {
         "stage": "absent",
         "engine": "docker",
         "containers": containers,
         "network": network,
+        "networks": [n for n in (network, req["_proxy_network_name"] if proxy_network.get("exists")
+                                 and not _foreign(proxy_network, owner) else None) if n],
         "purge": [req["vaultwarden_base_dir"]] if req["vaultwarden_purge_data"] else [],
-        "changed": bool(containers) or network is not None or req["vaultwarden_purge_data"],
+        "changed": (bool(containers) or network is not None or bool(proxy_network.get("exists"))
+                    or req["vaultwarden_purge_data"]),
     }

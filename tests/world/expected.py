@@ -48,6 +48,7 @@ EXPECTED_TAGS = {
     "bitwardenrs/server-postgresql": {"1.16.3": frozenset({AMD64}), "latest": frozenset({AMD64})},
     "library/mariadb": {"10.11": frozenset({AMD64, ARM64}), "10": frozenset({AMD64, ARM64})},
     "library/postgres": {"15": frozenset({AMD64, ARM64}), "15-bookworm": frozenset({AMD64, ARM64})},
+    "library/caddy": {"2": frozenset({AMD64, ARM64}), "latest": frozenset({AMD64, ARM64})},
     "homelab/fleet-host": {"bookworm": FOUR},
 }
 

@@ -60,6 +60,8 @@ BASE_PACKAGES = ("python3", "python3-pymysql", "python3-psycopg2", "python3-argo
 FLEET_PACKAGES = ("python3-docker", "docker.io")
 MARIADB_PACKAGES = ("mariadb-server", "mariadb-client")
 POSTGRES_PACKAGES = ("postgresql-15", "postgresql-client-15")
+# The stand-in for the Caddy Official Image (the HTTPS front door): Debian's own build of the same server.
+CADDY_PACKAGES = ("caddy",)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ _KEYS: dict = {}
 
 @dataclass(frozen=True)
 class Build:
-    kind: str   # base | standin | fleet | mariadb | postgres
+    kind: str   # base | standin | fleet | mariadb | postgres | caddy
     arch: config.Arch
 
     @property
@@ -60,11 +60,11 @@ class Build:
                           inspect.getsource(build_base), inspect.getsource(_tidy_rootfs), inspect.getsource(_configure))
         if self.kind == "base":
             return base
-        prefix = {"standin": "", "mariadb": "mariadb-", "postgres": "postgres-", "fleet": None}[self.kind]
+        prefix = {"standin": "", "mariadb": "mariadb-", "postgres": "postgres-", "fleet": None, "caddy": None}[self.kind]
         inputs = [] if prefix is None else [f for f in config.source_files("standin" if self.kind == "standin" else "dbimages")
                                             if os.path.basename(f).startswith(prefix)]
         packages = {"standin": (), "fleet": config.FLEET_PACKAGES, "mariadb": config.MARIADB_PACKAGES,
-                    "postgres": config.POSTGRES_PACKAGES}[self.kind]
+                    "postgres": config.POSTGRES_PACKAGES, "caddy": config.CADDY_PACKAGES}[self.kind]
         recipe = (inspect.getsource(getattr(_Layers, self.kind)) + inspect.getsource(build_layer) + inspect.getsource(_apt_install)
                   + inspect.getsource(_finish_install))
         return config.key(base, self.kind, " ".join(packages), recipe, config.file_digest(*inputs) if inputs else "")
@@ -93,6 +93,7 @@ def all_builds(db_arches=DB_ARCHES) -> list[Build]:
         if arch.debian in db_arches:
             builds.append(Build("mariadb", arch))
             builds.append(Build("postgres", arch))
+            builds.append(Build("caddy", arch))
     return builds
 
 
@@ -291,6 +292,34 @@ class _Layers:
                 "--volume", "/var/lib/postgresql/data", "--port", "5432", "--entrypoint", '["docker-entrypoint.sh"]',
                 "--cmd", '["postgres"]', "--stop-signal", "SIGINT", "--workingdir", "/"]
 
+    @staticmethod
+    def caddy(ctr: str, build: Build, progress=None) -> list[str]:
+        # What the official image's Dockerfile sets up: /config and /data (XDG homes, certificates in /data/caddy),
+        # the default Caddyfile and page, and the binary allowed to bind 80/443 as any user (a file capability).
+        _apt_install(ctr, build, [("apt", config.CADDY_PACKAGES),
+                                  ("sh", "mkdir -p /config/caddy /data/caddy /etc/caddy /usr/share/caddy /srv")],
+                     progress=progress)
+        mount = buildah("mount", ctr).stdout.strip()
+        run(["setcap", "cap_net_bind_service=+ep", os.path.join(mount, "usr/bin/caddy")], logfile=build.logfile)
+        version = _installed_version(mount, "caddy").split("-")[0]
+        return ["--env", "XDG_CONFIG_HOME=/config", "--env", "XDG_DATA_HOME=/data", "--env", "CADDY_VERSION=v" + version,
+                "--label", "org.opencontainers.image.version=v" + version,
+                "--label", "org.opencontainers.image.title=Caddy (Debian's caddy package, homelab.vaultwarden test world)",
+                "--volume", "/config", "--volume", "/data",
+                "--port", "80/tcp", "--port", "443/tcp", "--port", "443/udp", "--port", "2019/tcp", "--workingdir", "/srv",
+                "--entrypoint", "[]",
+                "--cmd", '["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]']
+
+
+def _installed_version(mount: str, package: str) -> str:
+    """The upstream version of an installed package, from the rootfs's dpkg status (2.6.2-5 -> 2.6.2-5)."""
+    with open(os.path.join(mount, "var/lib/dpkg/status")) as handle:
+        for paragraph in handle.read().split("\n\n"):
+            fields = dict(line.split(": ", 1) for line in paragraph.splitlines() if ": " in line and not line[0].isspace())
+            if fields.get("Package") == package:
+                return fields["Version"]
+    raise WorldError("%s is not installed in %s" % (package, mount))
+
 
 def export(build: Build, progress=None) -> None:
     if os.path.exists(build.export_dir):
@@ -325,7 +354,7 @@ def _export_progress(step, build: Build, start: int, finished: bool = False) -> 
 # --- orchestration -----------------------------------------------------------------------------------
 
 # Rough durations (seconds, 2 cores) for the order of a cold build without recorded timings: longest first.
-DEFAULT_ESTIMATES = {"mariadb": 140, "postgres": 140, "fleet": 120, "standin": 15}
+DEFAULT_ESTIMATES = {"mariadb": 140, "postgres": 140, "fleet": 120, "caddy": 40, "standin": 15}
 
 
 class Builder:

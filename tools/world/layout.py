@@ -83,6 +83,12 @@ DATABASE_TAGS = {
     "library/mariadb": ("mariadb", ("10.11", "10")),
     "library/postgres": ("postgres", ("15", "15-bookworm")),
 }
+# The HTTPS front door: Debian bookworm's caddy (2.6) as the Caddy Official Image's major tags.
+PROXY_TAGS = {
+    "library/caddy": ("caddy", ("2", "latest")),
+}
+# Every Debian-built stand-in for a Docker Official Image: repository -> (image kind, tags), on DB_PLATFORMS.
+OFFICIAL_TAGS = dict(DATABASE_TAGS, **PROXY_TAGS)
 FLEET_PLATFORMS = ALL_FOUR
 
 # Where the moving tags point by default, and their alpine aliases.

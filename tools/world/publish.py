@@ -158,7 +158,7 @@ def publish_all(client: Client | None = None, progress=None) -> dict:
     publisher = Publisher(client)
     world = layout.default_layout()
     counts: dict[str, int] = {}
-    total = len(world.tags) + sum(len(tags) for _kind, tags in layout.DATABASE_TAGS.values()) + 1
+    total = len(world.tags) + sum(len(tags) for _kind, tags in layout.OFFICIAL_TAGS.values()) + 1
 
     def report(done: int) -> None:
         if progress is not None:
@@ -168,12 +168,7 @@ def publish_all(client: Client | None = None, progress=None) -> dict:
         report(number)
         publisher.put_tag(tag)
         counts[tag.repository] = counts.get(tag.repository, 0) + 1
-    for repository, (kind, tags) in layout.DATABASE_TAGS.items():
-        entries = [(platform, publisher.push_plain(repository, kind, platform, {"org.homelab.world.engine": kind}))
-                   for platform in layout.DB_PLATFORMS]
-        for tag in tags:
-            publisher.put_list(repository, tag, entries)
-        counts[repository] = len(tags)
+    counts.update(publish_official(publisher, layout.OFFICIAL_TAGS))
     entries = [(platform, publisher.push_plain(config.FLEET_REPOSITORY, "fleet", platform, {}))
                for platform in layout.FLEET_PLATFORMS]
     publisher.put_list(config.FLEET_REPOSITORY, config.FLEET_TAG, entries)
@@ -184,12 +179,24 @@ def publish_all(client: Client | None = None, progress=None) -> dict:
     return counts
 
 
+def publish_official(publisher: Publisher, repositories: dict) -> dict:
+    """The Debian-built stand-ins of Docker Official Images (repository -> (kind, tags)): one list per tag."""
+    counts = {}
+    for repository, (kind, tags) in repositories.items():
+        entries = [(platform, publisher.push_plain(repository, kind, platform, {"org.homelab.world.engine": kind}))
+                   for platform in layout.DB_PLATFORMS]
+        for tag in tags:
+            publisher.put_list(repository, tag, entries)
+        counts[repository] = len(tags)
+    return counts
+
+
 def expected_tags() -> dict[str, set]:
     """repository -> the tags this world defines (stand-ins, database images, the fleet host image)."""
     expected: dict[str, set] = {}
     for tag in layout.default_layout().tags:
         expected.setdefault(tag.repository, set()).add(tag.tag)
-    for repository, (_kind, tags) in layout.DATABASE_TAGS.items():
+    for repository, (_kind, tags) in layout.OFFICIAL_TAGS.items():
         expected[repository] = set(tags)
     expected[config.FLEET_REPOSITORY] = {config.FLEET_TAG}
     return expected

@@ -513,3 +513,39 @@ def test_sigterm_stops_cleanly(standin):
     server.proc.send_signal(signal.SIGTERM)
     assert server.wait_exit() == 0
     assert "Received SIGTERM" in server.logs()
+
+
+def _upgrade(port, path, key="dGhlIHNhbXBsZSBub25jZQ=="):
+    """A raw RFC 6455 opening handshake; returns (status line, headers), then sends a close frame."""
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (path, key)).encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        head = data.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+        headers = dict(line.split(": ", 1) for line in head[1:] if ": " in line)
+        if head[0].split()[1] == "101":
+            sock.sendall(b"\x88\x80\x00\x00\x00\x00")     # a masked, empty close frame
+        return head[0], headers
+
+
+@pytest.mark.parametrize("version, path, status", [
+    ("1.37.1", "/notifications/anonymous-hub?token=auth-request-id", "101"),
+    ("1.37.1", "/notifications/hub", "401"),           # a login's access token is needed; the stand-in has no logins
+    ("1.37.1", "/notifications/anonymous-hub", "404"),
+    ("1.28.0", "/notifications/anonymous-hub?token=x", "404"),   # port 3012 before 1.29.0
+])
+def test_the_notifications_hub_upgrades_to_a_websocket_on_the_main_port(standin, version, path, status):
+    server = standin(version)
+    line, headers = _upgrade(server.port, path)
+    assert line.split()[1] == status, line
+    if status == "101":
+        assert line.startswith("HTTP/1.1 101 ")
+        # RFC 6455's own example key and answer
+        assert headers["Sec-WebSocket-Accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        assert headers["Upgrade"].lower() == "websocket"

@@ -762,6 +762,11 @@ class State:
     sessions: AdminSessions = None
 
 
+# The notifications WebSocket moved onto the main port in 1.29.0 (port 3012 and WEBSOCKET_ENABLED before).
+WEBSOCKET_ON_MAIN_PORT_SINCE = "1.29.0"
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"     # RFC 6455 section 1.3
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "Rocket"
     sys_version = ""
@@ -871,6 +876,45 @@ class Handler(BaseHTTPRequestHandler):
             log("ERROR", "%s %s failed: %s: %s" % (self.command, self.path, type(exc).__name__, exc))
             self._send(500, error_body("Internal error: %s" % exc))
 
+    def _websocket(self, path: str) -> None:
+        """The notifications hub on the main port (1.29.0+): an RFC 6455 upgrade, then a socket that stays open.
+
+        /hub needs a login's access token (the stand-in has no logins, so none is valid: 401 as upstream's
+        "Invalid token"); /anonymous-hub takes any ?token= (an auth request's id, not checked upstream either).
+        What the server says over the socket (SignalR) is not modelled; a close frame ends it."""
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        key = self.headers.get("Sec-WebSocket-Key") or ""
+        upgrade = "websocket" in (self.headers.get("Upgrade") or "").lower() and bool(key)
+        if path == "/notifications/hub":
+            self._send(401, error_body("Invalid token"))
+            return
+        if not query.get("token"):
+            self._send(404, error_body("Missing token"))
+            return
+        if not upgrade:
+            self._send(400, "Not a WebSocket upgrade request", "text/plain")
+            return
+        accept = base64.b64encode(hashlib.sha1((key + WEBSOCKET_GUID).encode()).digest()).decode()
+        self.protocol_version = "HTTP/1.1"      # an upgrade is HTTP/1.1 (Rocket answers every request so)
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.settimeout(30)
+        try:
+            while True:
+                head = self.rfile.read(2)
+                if len(head) < 2 or head[0] & 0x0F == 0x8:     # gone, or a close frame
+                    break
+                size = head[1] & 0x7F
+                size = int.from_bytes(self.rfile.read({126: 2, 127: 8}[size]), "big") if size >= 126 else size
+                self.rfile.read((4 if head[1] & 0x80 else 0) + size)
+        except OSError:
+            pass
+
     def do_GET(self):  # pylint: disable=invalid-name
         self._guarded(self._get)
 
@@ -885,6 +929,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(503, {"error": "this release is broken on purpose (never healthy)"})
             else:
                 self._send(200, utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        elif path in ("/notifications/hub", "/notifications/anonymous-hub") and at_least(WEBSOCKET_ON_MAIN_PORT_SINCE):
+            self._websocket(path)
         elif path == "/api/version" and at_least("1.25.0"):
             self._send(200, VERSION)
         elif path == "/api/config" and at_least("1.26.0"):

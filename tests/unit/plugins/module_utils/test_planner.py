@@ -871,8 +871,9 @@ def test_absent_removes_its_own_network_and_none_it_has_not_seen():
     host["networks"] = {"vaultwarden-net": {"exists": False}}
     assert planner.plan_absent(req, host)["network"] is None
     assert planner.plan_absent(req, facts())["network"] is None     # not looked at: never removed unseen
-    assert planner.facts_request(req)["networks"] == ["vaultwarden-net"]
-    assert planner.facts_request(request())["networks"] == ["vaultwarden-net"]   # sqlite now, network of before
+    assert planner.facts_request(req)["networks"] == ["vaultwarden-net", "vaultwarden-proxy-net"]
+    # sqlite now, network of before; the proxy's network as well, whatever vaultwarden_tls is now
+    assert planner.facts_request(request())["networks"] == ["vaultwarden-net", "vaultwarden-proxy-net"]
 
 
 @pytest.mark.parametrize("network, shown", FOREIGN_OWNERS)
