@@ -92,14 +92,16 @@ def plan_engine(facts, socket, generate_units, unit_directory=""):
 
 
 def pull_options(pull):
-    """A pull of the plan as podman_image options: the platform pinned (its architecture also judges a stored image)."""
+    """A pull of the plan as podman_image options, the platform pinned.
+
+    podman_image takes a stored image of the tag as present whatever its platform (and Podman refuses ``arch`` beside
+    ``--platform``), so the plan's pulls are forced: the plan pulls only when the deployment changes, and a pull of a
+    stored image costs one look at the registry.
+    """
     platform = pull.get("platform") or ""
-    parts = platform.split("/")
     return {
-        "arch": parts[1] if len(parts) > 1 else None,
         "pull_extra_args": "--platform %s" % platform if platform else None,
-        # A moving tag is pulled on every run; a release only when it is not stored.
-        "force": pull.get("pull") == "always",
+        "force": True,
     }
 
 
@@ -202,8 +204,11 @@ def image_view(image, manifest_list=None):
     for entry in entries:
         platform = entry.get("platform") or {}
         if entry.get("digest") and any(d.endswith("@" + entry["digest"]) for d in digests):
-            image.update(Os=platform.get("os") or image.get("Os"), Architecture=platform.get("architecture"),
-                         Variant=platform.get("variant") or None)
+            image.update(Os=platform.get("os") or image.get("Os"), Architecture=platform.get("architecture"))
+            # Only 32-bit arm needs the variant told (v6 or v7 code); elsewhere the image stays as Podman shows it,
+            # so that the platform literal the plan records is the same when the image is read back from the engine.
+            if platform.get("architecture") == "arm":
+                image["Variant"] = platform.get("variant") or None
             break
     return image
 

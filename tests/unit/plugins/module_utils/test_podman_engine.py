@@ -153,10 +153,10 @@ def test_container_options(changes, engine, expected):
 
 PULLS = [
     ({"platform": "linux/arm/v6", "pull": "not_present"},
-     {"arch": "arm", "pull_extra_args": "--platform linux/arm/v6", "force": False}),
+     {"pull_extra_args": "--platform linux/arm/v6", "force": True}),
     ({"platform": "linux/amd64", "pull": "always"},
-     {"arch": "amd64", "pull_extra_args": "--platform linux/amd64", "force": True}),
-    ({"platform": None, "pull": "not_present"}, {"arch": None, "pull_extra_args": None, "force": False}),
+     {"pull_extra_args": "--platform linux/amd64", "force": True}),
+    ({"platform": None, "pull": "not_present"}, {"pull_extra_args": None, "force": True}),
 ]
 
 
@@ -177,6 +177,9 @@ VIEWS = [
      LIST, ("sha256:abc", "arm", "v6")),
     ([{"Id": "abc", "Architecture": "arm", "Os": "linux", "RepoDigests": ["r/s@sha256:aaa"]}], LIST,
      ("sha256:abc", "arm", "v7")),
+    # arm64/v8: as Podman reads it back (no variant), so that the recorded platform literal does not change
+    ([{"Id": "abc", "Architecture": "arm64", "Os": "linux", "RepoDigests": ["r/s@sha256:ccc"]}], LIST,
+     ("sha256:abc", "arm64", None)),
     # single-platform image (no list): what it declares, variant unknown for the planner's rule
     ([{"Id": "abc", "Architecture": "arm", "Os": "linux", "RepoDigests": ["r/s@sha256:zzz"]}],
      json.dumps({"schemaVersion": 2, "config": {}}), ("sha256:abc", "arm", None)),
@@ -211,7 +214,7 @@ def test_annotate_spells_each_spec_and_pull_for_podman_only():
     annotated = podman_engine.annotate(plan, {"name": "podman"})
     assert annotated["vaultwarden"]["podman"]["volume"] == ["/srv/vw/data:/data"]
     assert annotated["rollback"]["spec"]["podman"]["network"] == ["bridge"]
-    assert annotated["pull"][0]["podman"]["arch"] == "arm64"
+    assert annotated["pull"][0]["podman"]["pull_extra_args"] == "--platform linux/arm64"
     assert "podman" not in plan["vaultwarden"]              # a new plan
     assert podman_engine.annotate(plan, {"name": "docker"}) is plan
     assert podman_engine.annotate(plan, "docker") is plan   # the absent stage names its engine only
