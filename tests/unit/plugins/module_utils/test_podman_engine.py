@@ -209,8 +209,8 @@ def test_recorded_variants_fill_what_podman_leaves_out():
 
 
 def test_annotate_spells_each_spec_and_pull_for_podman_only():
-    plan = {"vaultwarden": dict(SPEC), "pull": [{"ref": "r:1", "wanted_platform": "linux/arm64", "platform": "linux/arm64",
-                                                  "pull": "not_present"}], "rollback": {"spec": dict(SPEC)}, "n": None}
+    pull = {"ref": "r:1", "wanted_platform": "linux/arm64", "platform": "linux/arm64", "pull": "not_present"}
+    plan = {"vaultwarden": dict(SPEC), "pull": [pull], "rollback": {"spec": dict(SPEC)}, "n": None}
     annotated = podman_engine.annotate(plan, {"name": "podman"})
     assert annotated["vaultwarden"]["podman"]["volume"] == ["/srv/vw/data:/data"]
     assert annotated["rollback"]["spec"]["podman"]["network"] == ["bridge"]
