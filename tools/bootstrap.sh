@@ -11,7 +11,7 @@ SUDO=""
 
 # The world's builder needs mmdebstrap, Debian's archive keyring and Debian's python3 (tools/world/config.py).
 APT_PACKAGES=(docker.io buildah docker-registry qemu-user-static binfmt-support mmdebstrap debian-archive-keyring python3
-              skopeo jq sqlite3 shellcheck)
+              skopeo jq sqlite3 shellcheck podman catatonit)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -48,6 +48,31 @@ if ! docker info >/dev/null 2>&1; then
     docker info >/dev/null 2>&1 || { log "Docker engine did not start; see /var/log/dockerd.log"; exit 1; }
 fi
 
+# Podman (the podman scenario; catatonit is its --init): this VM refuses Podman's default rlimits (no CAP_SYS_RESOURCE), the world's registry
+# is plain http, and no systemd starts podman.socket here, so its API service is started by hand as dockerd is.
+if [ ! -e /etc/containers/containers.conf.d/50-homelab-vaultwarden.conf ]; then
+    $SUDO mkdir -p /etc/containers/containers.conf.d /etc/containers/registries.conf.d
+    printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n' \
+        | $SUDO tee /etc/containers/containers.conf.d/50-homelab-vaultwarden.conf >/dev/null
+fi
+if [ ! -e /etc/containers/registries.conf.d/50-homelab-vaultwarden-world.conf ]; then
+    for address in 127.0.0.1 127.0.0.2 127.0.0.3 127.0.0.4; do
+        printf '[[registry]]\nlocation = "%s:5000"\ninsecure = true\n\n' "$address"
+    done | $SUDO tee /etc/containers/registries.conf.d/50-homelab-vaultwarden-world.conf >/dev/null
+fi
+if ! curl -sf --unix-socket /run/podman/podman.sock http://d/_ping >/dev/null 2>&1; then
+    log "starting Podman's API service"
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+        $SUDO systemctl start podman.socket
+    else
+        $SUDO mkdir -p /run/podman /var/log
+        $SUDO sh -c 'nohup podman system service --time=0 unix:///run/podman/podman.sock >/var/log/podman-service.log 2>&1 &'
+    fi
+    for _ in $(seq 1 30); do curl -sf --unix-socket /run/podman/podman.sock http://d/_ping >/dev/null 2>&1 && break; sleep 1; done
+    curl -sf --unix-socket /run/podman/podman.sock http://d/_ping >/dev/null 2>&1 \
+        || { log "Podman's API service did not start; see /var/log/podman-service.log"; exit 1; }
+fi
+
 if ! python3 -c 'import ansible_collections.community.docker, molecule, argon2, pytest' >/dev/null 2>&1 \
    || [ "${VW_BOOTSTRAP_PIP:-auto}" = "always" ]; then
     log "pip install -r requirements-test.txt (ansible bundle is ~470 MB, allow a minute)"
@@ -55,4 +80,4 @@ if ! python3 -c 'import ansible_collections.community.docker, molecule, argon2, 
     # pyenv finds new programs only after a rehash (make and tools/test-all.sh also put pip's directory on PATH).
     if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
 fi
-log "ready: $(ansible --version | head -1), Docker $(docker version --format '{{.Server.Version}}')"
+log "ready: $(ansible --version | head -1), Docker $(docker version --format '{{.Server.Version}}'), Podman $(podman version --format '{{.Version}}')"

@@ -17,6 +17,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import planner
 from ansible_collections.homelab.vaultwarden.plugins.plugin_utils import certificates
+from ansible_collections.homelab.vaultwarden.plugins.module_utils import podman_engine
 
 try:
     import yaml
@@ -208,7 +209,7 @@ class ActionModule(ActionBase):
                                       task_vars=task_vars)
         if result.get("failed"):
             raise AnsibleError("gathering facts on the host failed: %s" % result.get("msg"))
-        return result
+        return podman_engine.recorded_variants(result, req["vaultwarden_engine"])
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -247,6 +248,9 @@ class ActionModule(ActionBase):
         except planner.PlanError as exc:
             result.update(failed=True, msg=str(exc), variable=exc.variable)
             return result
+        # The engine-neutral specs spelt as the containers.podman modules' options, when Podman runs them.
+        plan = podman_engine.annotate(plan, plan.get("engine") if args["stage"] == "pull"
+                                      else (args["previous"] or {}).get("plan", {}).get("engine"))
         for warning in warnings + list(plan.get("warnings") or []):
             self._display.warning(warning)
         result.update(changed=False, request=_shown_request(req), plan=plan)
@@ -278,7 +282,12 @@ class ActionModule(ActionBase):
             if item.get("failed"):
                 raise planner.PlanError("pull", wanted.get("ref"), item.get("msg") or "the pull failed",
                                         "Check the registry and the reference.")
-            pulled.append({"ref": wanted.get("ref"), "image": item.get("image") or {}, "changed": item.get("changed")})
+            image = item.get("image") or {}
+            if (stage1.get("engine") or {}).get("name") == "podman":
+                # Looped over the manifest lists read first (tasks/podman/pull.yml): the pull is one level down.
+                image = podman_engine.image_view(image, wanted.get("stdout"))
+                wanted = wanted.get("item") or {}
+            pulled.append({"ref": wanted.get("ref"), "image": image, "changed": item.get("changed")})
         return pulled
 
     @staticmethod

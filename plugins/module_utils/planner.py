@@ -36,6 +36,7 @@ from ansible_collections.homelab.vaultwarden.plugins.module_utils.oci_platform i
     platform_string,
 )
 from ansible_collections.homelab.vaultwarden.plugins.module_utils.official_images import database_image
+from ansible_collections.homelab.vaultwarden.plugins.module_utils import podman_engine
 from ansible_collections.homelab.vaultwarden.plugins.module_utils.vault_summary import KNOWN_USER_QUERY, SUMMARY_QUERY
 
 LABEL_PREFIX = "io.github.homelab.vaultwarden"
@@ -400,6 +401,7 @@ def derive_request(raw):
     req["_record_path"] = base + "/deployed.json"
     req["_lock_path"] = base + "/.lock"
     req["_rollback_journal"] = base + "/rollback-pending"
+    req["vaultwarden_podman_socket"] = req["vaultwarden_podman_socket"] or podman_engine.ROOTFUL_SOCKET
     if req["vaultwarden_platform"]:
         try:
             req["vaultwarden_platform"] = platform_string(normalize_platform(req["vaultwarden_platform"]))
@@ -481,6 +483,8 @@ def facts_request(req):
         "ownership": {"path": req["vaultwarden_data_dir"], "uid": req["_uid"], "gid": req["_gid"]},
         # A moving tag that runs is asked for its registry digest in the same round trip (no pull when unmoved).
         "probe_recorded_moving_tag": True,
+        "engine": req["vaultwarden_engine"],
+        "podman_host": req["vaultwarden_podman_socket"] if req["vaultwarden_engine"] != "docker" else None,
     }
 
 
@@ -577,6 +581,22 @@ def judge_version(version):
 # --- stage 1: what to pull -------------------------------------------------------------------------------------
 
 def _engine(req, facts):
+    name, refusal = podman_engine.choose(req["vaultwarden_engine"], facts.get("engine"), facts.get("podman"))
+    if refusal is not None:
+        raise PlanError("vaultwarden_engine", req["vaultwarden_engine"], refusal[0], refusal[1])
+    if name == "podman":
+        if req["_database_managed"]:
+            raise PlanError("vaultwarden_database", req["vaultwarden_database"], "the Podman path runs vaultwarden with "
+                            "SQLite only so far (a managed database container on Podman is not done yet)",
+                            "Use vaultwarden_database: sqlite, an external database (vaultwarden_database_url), or "
+                            "vaultwarden_engine: docker.")
+        if req["_proxied"]:
+            raise PlanError("vaultwarden_tls", req["vaultwarden_tls"] or "internal", "the Podman path runs no HTTPS "
+                            "proxy so far (the Caddy front door is done for Docker only)",
+                            "Use vaultwarden_tls: external with a proxy of your own in front of vaultwarden, or "
+                            "vaultwarden_engine: docker.")
+        return podman_engine.plan_engine(facts["podman"], req["vaultwarden_podman_socket"], req["vaultwarden_podman_units"],
+                                         req["vaultwarden_podman_unit_dir"])
     engine = facts.get("engine") or {}
     if not engine.get("reachable"):
         raise PlanError("vaultwarden_engine", "docker", "no reachable Docker engine on this host (%s)"
@@ -612,7 +632,8 @@ def plan_pull(req, facts, libraries, run_id=""):
     if not platform:
         raise PlanError("vaultwarden_platform", "", "the host's platform could not be detected",
                         "Set vaultwarden_platform (for example linux/arm/v7).")
-    docker_version = req["vaultwarden_docker_version"] or engine["version"] or None
+    # Podman picks the variant from manifest lists itself: the arm/v6 rule of old Docker engines is not its.
+    docker_version = req["vaultwarden_docker_version"] or (engine["version"] if engine["name"] == "docker" else None) or None
     judge_version(req["vaultwarden_version"])
     try:
         image = select_image(platform, version=req["vaultwarden_version"], database=req["_backend"],
@@ -1445,9 +1466,14 @@ def plan_absent(req, facts):
                         "Remove that network yourself (docker network rm %s), or set vaultwarden_network_name to the "
                         "deployment's network." % network)
     proxy_network = (facts.get("networks") or {}).get(req["_proxy_network_name"]) or {}
+    engine = podman_engine.choose(req["vaultwarden_engine"], facts.get("engine"), facts.get("podman"))[0] or "docker"
     return {
         "stage": "absent",
-        "engine": "docker",
+        "engine": engine,
+        # Podman: where its API listens, and the units written beside the containers (all of this deployment's names).
+        "podman_host": req["vaultwarden_podman_socket"],
+        "units": podman_engine.unit_paths(req["vaultwarden_podman_unit_dir"], [owner, req["_database_container_name"]])
+        if engine == "podman" else [],
         "containers": containers,
         "network": network,
         "networks": [n for n in (network, req["_proxy_network_name"] if proxy_network.get("exists")

@@ -82,6 +82,18 @@ options:
     type: list
     elements: str
     default: []
+  engine:
+    description:
+      - The engine whose containers, images and networks are read (C(auto) as the role chooses, Docker where it answers,
+        else Podman). Both engines are probed and reported either way.
+    type: str
+    choices: [auto, docker, podman]
+    default: auto
+  podman_host:
+    description:
+      - Podman's API socket (C(unix:///run/podman/podman.sock)); Podman is probed there, through its Docker-compatible
+        API, and reported in RV(podman). Not probed when unset.
+    type: str
 extends_documentation_fragment:
   - community.docker.docker.api_documentation
 attributes:
@@ -141,6 +153,12 @@ engine:
     error:
       description: Why the engine could not be asked.
       type: str
+podman:
+  description:
+    - Podman, as its API socket O(podman_host) answers; the keys of RV(engine) (C(name) is C(podman)) plus C(rootless)
+      and C(libpod_api_version) (the version of Podman's own API).
+  returned: always
+  type: dict
 containers:
   description: Per container name, C(exists), C(id), C(image), C(labels) (only the deployment's), C(status), C(running),
     C(restarting), C(exit_code), C(health), C(restart_count), C(started_at).
@@ -214,6 +232,7 @@ from ansible_collections.homelab.vaultwarden.plugins.module_utils.deploy_record 
 from ansible_collections.homelab.vaultwarden.plugins.module_utils.oci_platform import PlatformError
 from ansible_collections.homelab.vaultwarden.plugins.module_utils.platform_detect import DockerProbe, detect_platform
 from ansible_collections.homelab.vaultwarden.plugins.module_utils.platform_gather import gather
+from ansible_collections.homelab.vaultwarden.plugins.module_utils import podman_engine
 
 try:
     from ansible_collections.community.docker.plugins.module_utils.common_api import AnsibleDockerClientBase
@@ -260,6 +279,32 @@ class _EngineClient(AnsibleDockerClientBase):
 
     def _get_params(self):
         return self.module.params
+
+
+class _PodmanClient(_EngineClient):
+    """The same client on Podman's Docker-compatible API socket."""
+
+    def _get_params(self):
+        params = dict(self.module.params)
+        params.update(docker_host=self.module.params["podman_host"], tls=False, validate_certs=False, api_version="auto")
+        return params
+
+
+def _podman(module):
+    if not module.params["podman_host"]:
+        return None, podman_engine.engine_facts(None, None, None, "not probed")
+    if not HAS_COMMUNITY_DOCKER:
+        return None, podman_engine.engine_facts(None, None, None, "the community.docker collection is not installed")
+    try:
+        client = _PodmanClient(module)
+        version = client.version(api_version=False)
+        info = client.info()
+    except Exception as exc:  # no Podman, or its socket is not started: report, do not fail
+        return None, podman_engine.engine_facts(None, None, None, to_native(exc))
+    # Units are enabled only where systemd is the init (what sd_booted() looks at).
+    facts = podman_engine.engine_facts(version, info, client.docker_api_version_str,
+                                       systemd=os.path.isdir("/run/systemd/system"))
+    return (client if facts["reachable"] else None), facts
 
 
 def _engine(module):
@@ -464,11 +509,16 @@ def main():
         probe_recorded_moving_tag=dict(type="bool", default=False),
         networks=dict(type="list", elements="str", default=[]),
         dumps_dir=dict(type="path"),
+        engine=dict(type="str", default="auto", choices=["auto", "docker", "podman"]),
+        podman_host=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     try:
         client, engine, probe = _engine(module)
+        podman_client, podman = _podman(module)
+        if podman_engine.choose(params["engine"], engine, podman)[0] == "podman":
+            client = podman_client
         raw = gather(gather_docker=False)
         raw["docker"] = probe if probe is not None else DockerProbe(True, None, None, engine["error"])
         try:
@@ -500,7 +550,7 @@ def main():
     except Exception as exc:
         module.fail_json(msg="gathering the deployment's facts failed: %s" % to_native(exc),
                          exception=traceback.format_exc())
-    module.exit_json(changed=False, platform=platform, engine=engine, containers=containers, images=images,
+    module.exit_json(changed=False, platform=platform, engine=engine, podman=podman, containers=containers, images=images,
                      record=record, record_error=record_error, secrets=secrets, admin_token_hash=admin_hash,
                      lock=_lock(params["lock_path"]), distribution=distribution,
                      rollback_pending=_rollback_pending(params["rollback_journal"]),
