@@ -35,7 +35,7 @@ from ansible_collections.homelab.vaultwarden.plugins.module_utils.oci_platform i
     normalize_platform,
     platform_string,
 )
-from ansible_collections.homelab.vaultwarden.plugins.module_utils.official_images import database_image
+from ansible_collections.homelab.vaultwarden.plugins.module_utils.official_images import DATABASE_ENGINES, database_image
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import podman_engine
 from ansible_collections.homelab.vaultwarden.plugins.module_utils.vault_summary import KNOWN_USER_QUERY, SUMMARY_QUERY
 
@@ -655,8 +655,10 @@ def plan_pull(req, facts, libraries, run_id=""):
     database = None
     if req["_database_managed"]:
         try:
+            # The role's library directory holds the proxy's (caddy) beside the databases'.
             database = database_image(platform, req["vaultwarden_database_server"], req["vaultwarden_database_tag"],
-                                      libraries, registry=req["vaultwarden_database_registry"])
+                                      dict((name, text) for name, text in libraries.items() if name in DATABASE_ENGINES),
+                                      registry=req["vaultwarden_database_registry"])
         except ValueError as exc:
             raise PlanError("vaultwarden_database_server", req["vaultwarden_database_server"], str(exc).rstrip("."),
                             "Pick a database image that exists for %s, or use sqlite." % platform)

@@ -18,8 +18,9 @@ LIBRARIES = os.path.join(ROOT, "roles", "vaultwarden", "files", "official-images
 
 
 def libraries():
+    """Every library file the role ships (the databases' and the proxy's), as the action plugin loads them."""
     result = {}
-    for name in ("mariadb", "mysql", "postgres"):
+    for name in sorted(entry for entry in os.listdir(LIBRARIES) if entry != "SOURCE.md"):
         with open(os.path.join(LIBRARIES, name)) as handle:
             result[name] = handle.read()
     return result
