@@ -12,9 +12,11 @@ import uuid
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.homelab.vaultwarden.plugins.module_utils import fleet
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import planner
 from ansible_collections.homelab.vaultwarden.plugins.plugin_utils import certificates
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import podman_engine
@@ -30,7 +32,8 @@ SPEC_FILE = os.path.join(ROLE_DIR, "meta", "argument_specs.yml")
 DEFAULTS_FILE = os.path.join(ROLE_DIR, "defaults", "main.yml")
 LIBRARIES_DIR = os.path.join(ROLE_DIR, "files", "official-images")
 # Play-level variables of the collection's playbooks that share the prefix but are not role options.
-PLAYBOOK_VARIABLES = ("vaultwarden_hosts",)
+PLAYBOOK_VARIABLES = ("vaultwarden_hosts", "vaultwarden_batch_size", "vaultwarden_max_fail_percentage",
+                      "vaultwarden_preflight_allow_refused")
 SECRET_VARIABLES = ("vaultwarden_admin_token", "vaultwarden_database_url", "vaultwarden_secret_env")
 _SPEC_CACHE = {}
 
@@ -178,6 +181,18 @@ class ActionModule(ActionBase):
         converted["_inventory_hostname"] = task_vars.get("inventory_hostname") or "localhost"
         req = planner.derive_request(converted)
         req["_certificate_digest"] = self._provided_certificate(req)
+        if req["vaultwarden_fleet_release"]:
+            # The release each earlier host of the run planned (its deploy stage); ansible_play_hosts leaves out the
+            # hosts that failed (a release that was rolled back is not followed), in the play's order.
+            hostvars = task_vars.get("hostvars") or {}
+            live = set(task_vars.get("ansible_play_hosts") or [])
+            hosts = [host for host in task_vars.get("ansible_play_hosts_all") or [] if host in live]
+            published = {}
+            for host in hosts:
+                registered = (hostvars[host] if host in hostvars else {}).get("_vaultwarden_plan") or {}
+                published[host] = (registered.get("plan") or {}).get("release") or {}
+            req["_releases"], req["_release_sources"] = fleet.merged_releases(
+                req["_releases"], hosts, converted["_inventory_hostname"], published)
         return req, unknown_variables(names)
 
     def _provided_certificate(self, req):
@@ -215,22 +230,35 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         task_vars = task_vars or {}
         validation, args = self.validate_argument_spec(argument_spec=dict(
-            stage=dict(type="str", required=True, choices=["pull", "deploy", "absent"]),
+            stage=dict(type="str", required=True, choices=["pull", "deploy", "absent", "preflight", "fleet_preflight"]),
             previous=dict(type="dict"),
             pulled=dict(type="list", elements="dict", default=[]),
             run_id=dict(type="str", default=""),
             libraries_dir=dict(type="path"),
         ))
         check_mode = bool(self._task.check_mode or self._play_context.check_mode)
+        if args["stage"] == "fleet_preflight":
+            return self._fleet_preflight(result, task_vars)
+        hosts = task_vars.get("ansible_play_hosts_all") or []
+        if args["stage"] == "preflight" and len(hosts) < 2:
+            # One host: its own run plans everything before it changes anything.
+            result.update(changed=False, skipped=True, msg="one host in the play: the role's own plan is its preflight")
+            return result
         try:
             req, warnings = self._request(task_vars)
-            if args["stage"] == "absent":
+            if args["stage"] == "absent" or (args["stage"] == "preflight" and req["vaultwarden_state"] == "absent"):
                 facts = self._facts(req, task_vars)
                 plan = planner.plan_absent(req, facts)
-            elif args["stage"] == "pull":
+            elif args["stage"] in ("pull", "preflight"):
                 facts = self._facts(req, task_vars)
-                plan = planner.plan_pull(req, facts, _libraries(args["libraries_dir"] or LIBRARIES_DIR),
-                                         run_id=args["run_id"] or str(uuid.uuid4()))
+                libraries = _libraries(args["libraries_dir"] or LIBRARIES_DIR)
+                run_id = args["run_id"] or str(uuid.uuid4())
+                plan = planner.plan_pull(req, facts, libraries, run_id=run_id)
+                if plan["resolve"] and args["stage"] == "pull":
+                    # The first host of the run to pull this reference: the registry's digest becomes the release.
+                    probe = self._facts(req, task_vars, plan["resolve"])
+                    facts["distribution"] = dict(facts.get("distribution") or {}, **(probe.get("distribution") or {}))
+                    plan = planner.plan_pull(req, facts, libraries, run_id=run_id)
                 self._mark_given_secrets(req, facts)
                 facts["admin_token_matches"] = self._admin_token_matches(req, facts)
                 if check_mode and plan["pull"]:
@@ -259,6 +287,31 @@ class ActionModule(ActionBase):
             facts.pop("admin_token_hash", None)
             facts.pop("invocation", None)
             result["facts"] = facts
+        return result
+
+    def _fleet_preflight(self, result, task_vars):
+        """Every host's preflight (registered as _vaultwarden_preflight), judged once for the fleet."""
+        hosts = list(task_vars.get("ansible_play_hosts_all") or [])
+        hostvars = task_vars.get("hostvars") or {}
+        results = {}
+        for host in hosts:
+            found = (hostvars[host] if host in hostvars else {}).get("_vaultwarden_preflight")
+            if found is not None:
+                results[host] = found
+        allow = task_vars.get("vaultwarden_preflight_allow_refused", False)
+        try:
+            allow = boolean(self._templar.template(allow), strict=True)
+        except TypeError:
+            result.update(failed=True, msg="vaultwarden_preflight_allow_refused %r is refused: it is not a boolean. "
+                                           "Give true or false." % (allow,))
+            return result
+        if len(hosts) < 2:
+            result.update(changed=False, failed=False, refused=[], msg="one host in the play: no fleet preflight")
+            return result
+        failed, message, refused = fleet.preflight_verdict(hosts, results, allow_refused=allow)
+        result.update(changed=False, failed=failed, msg=message, refused=refused)
+        if refused and not failed:
+            self._display.warning(message)
         return result
 
     @staticmethod

@@ -26,6 +26,7 @@ import json
 import posixpath
 import re
 
+from ansible_collections.homelab.vaultwarden.plugins.module_utils import fleet
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import https
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import vaultwarden_catalogue as catalogue
 from ansible_collections.homelab.vaultwarden.plugins.module_utils.backup import SQLITE_DEFAULT_NAME
@@ -402,6 +403,12 @@ def derive_request(raw):
     req["_lock_path"] = base + "/.lock"
     req["_rollback_journal"] = base + "/rollback-pending"
     req["vaultwarden_podman_socket"] = req["vaultwarden_podman_socket"] or podman_engine.ROOTFUL_SOCKET
+    try:
+        req["_releases"] = fleet.check_releases(req["vaultwarden_release_digests"])
+    except fleet.FleetError as exc:
+        raise PlanError(*exc.args_tuple)
+    # The action plugin adds what the run's earlier hosts resolved (fleet.merged_releases).
+    req["_release_sources"] = dict((key, "vaultwarden_release_digests") for key in req["_releases"])
     if req["vaultwarden_platform"]:
         try:
             req["vaultwarden_platform"] = platform_string(normalize_platform(req["vaultwarden_platform"]))
@@ -673,16 +680,25 @@ def plan_pull(req, facts, libraries, run_id=""):
 
     pull = []
     images = facts.get("images") or {}
-    # The reference that already runs needs no pull: a pinned release is pulled once, and a moving tag whose registry
-    # digest (asked through the engine by vaultwarden_facts, without pulling) is the running image's has not moved.
-    runs_current = (container is not None and current.get("ref") == image["ref"]
-                    and container.get("image") == current.get("image_id") and current.get("image_id") in images
-                    and (image["channel"] == catalogue.PINNED
-                         or _unmoved(image["ref"], images[current["image_id"]].get("RepoDigests"),
-                                     facts.get("distribution") or {})))
+    release = _release(req, image, facts)
+    running = (container is not None and current.get("ref") == image["ref"]
+               and container.get("image") == current.get("image_id") and current.get("image_id") in images)
+    # The reference that already runs needs no pull: a pinned release is pulled once, a moving tag whose registry
+    # digest (asked through the engine by vaultwarden_facts, without pulling) is the running image's has not moved,
+    # and the fleet's release (a digest) is the running image's.
+    if release["digest"]:
+        runs_current = running and any(d.endswith("@" + release["digest"])
+                                       for d in images[current["image_id"]].get("RepoDigests") or [])
+    else:
+        runs_current = running and (image["channel"] == catalogue.PINNED
+                                    or _unmoved(image["ref"], images[current["image_id"]].get("RepoDigests"),
+                                                facts.get("distribution") or {}))
+    image = dict(image, pull_ref=fleet.digest_ref(image["ref"], release["digest"]) if release["digest"] else image["ref"],
+                 release_digest=release["digest"])
     if not runs_current:
-        pull.append(_pull(image["ref"], image["platform"], "always" if image["pull"] == "always" else "not_present",
-                          engine))
+        # A digest never moves: pulled once; a tag as its channel says.
+        mode = "not_present" if release["digest"] or image["pull"] != "always" else "always"
+        pull.append(_pull(image["pull_ref"], image["platform"], mode, engine))
     if database is not None:
         db_container = (facts.get("containers") or {}).get(req["_database_container_name"]) or {}
         db_current = record.get("database") or {}
@@ -710,10 +726,32 @@ def plan_pull(req, facts, libraries, run_id=""):
         "database_image": database,
         "proxy_image": proxy,
         "pull": pull,
+        "release": release,
+        # The registry is asked for the tag's digest first (one more look, only when this host pulls it).
+        "resolve": [image["ref"]] if release.get("resolve") and not runs_current else [],
         "previous_version": previous_version,
         "runs_current": runs_current,
         "warnings": warnings + list((facts.get("platform") or {}).get("warnings") or []),
     }
+
+
+def _release(req, image, facts):
+    """How this host pulls vaultwarden in this run: {key, digest, source} (digest None: by its tag).
+
+    The user's vaultwarden_release_digests and what the run's earlier hosts resolved come first; the first host of a
+    run to pull a reference asks the registry for its digest and pulls by it (vaultwarden_fleet_release).
+    """
+    key = fleet.release_key(image["ref"])
+    if key in req["_releases"]:
+        return {"key": key, "digest": req["_releases"][key], "source": req["_release_sources"].get(key)}
+    if not req["vaultwarden_fleet_release"]:
+        return {"key": key, "digest": None, "source": None}
+    found = (facts.get("distribution") or {}).get(image["ref"]) or {}
+    if found.get("digest"):
+        return {"key": key, "digest": found["digest"], "source": "registry"}
+    # The registry was not asked yet (resolve), or the engine cannot ask it (Podman, API < 1.30): pulled by tag.
+    return {"key": key, "digest": None, "source": None, "resolve": "error" not in found,
+            "error": found.get("error")}
 
 
 def _unmoved(ref, repo_digests, distribution):
@@ -723,7 +761,11 @@ def _unmoved(ref, repo_digests, distribution):
 
 
 def _pull(ref, platform, mode, engine):
-    name, tag = ref.rsplit(":", 1) if ":" in ref.rsplit("/", 1)[-1] else (ref, "latest")
+    if "@" in ref:
+        # Both engines' modules take name@digest (and then ignore the tag).
+        name, tag = ref, "latest"
+    else:
+        name, tag = ref.rsplit(":", 1) if ":" in ref.rsplit("/", 1)[-1] else (ref, "latest")
     return {"ref": ref, "name": name, "tag": tag, "pull": mode, "wanted_platform": platform,
             "platform": platform if engine["platform_on_pull"] else None}
 
@@ -1052,7 +1094,7 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
         target_id = current["image_id"]
         pulled_now = False
     else:
-        target, pulled_now = _pulled_image(pulled, image["ref"])
+        target, pulled_now = _pulled_image(pulled, image.get("pull_ref") or image["ref"])
         target = target or {}
         target_id = target.get("Id") or ""
     unknown_image = not target_id or (check_mode and pulled_now)
@@ -1065,7 +1107,10 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
     from_files = _settings_from_files(new_version or image["version"])
     secrets = _secrets_plan(req, facts, new_version, admin_token_state)
 
-    image_ref = current.get("ref") if stage1["runs_current"] and current.get("ref") else image["ref"]
+    # What the container is created from: what it was created from while that still runs, else what was pulled (by
+    # digest for a fleet release: the tag on the host may point elsewhere).
+    running_ref = (current.get("spec") or {}).get("image") or current.get("ref")
+    image_ref = running_ref if stage1["runs_current"] and running_ref else image.get("pull_ref") or image["ref"]
     literal = _image_literal_platform(target) if target_id and not unknown_image else image["platform"]
     vw = vaultwarden_spec(req, stage1, image_ref, literal, new_version, secrets["files"], from_files)
 
@@ -1114,9 +1159,11 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
 
     new_record = {
         "format": RECORD_FORMAT,
-        "current": {"version": new_version, "tag": image["tag"], "ref": image_ref, "channel": image["channel"],
+        "current": {"version": new_version, "tag": image["tag"], "ref": image["ref"], "channel": image["channel"],
                     "platform": stage1["platform"], "platform_literal": literal, "image_id": target_id,
                     "repo_digests": list(target.get("RepoDigests") or current.get("repo_digests") or []),
+                    "release_digest": (image.get("release_digest") or (current.get("release_digest")
+                                                                       if stage1["runs_current"] else None)),
                     "database": req["_backend"], "spec": vw},
         "previous": current if (current and current.get("image_id") != target_id) else record.get("previous"),
         "database": ({"ref": stage1["database_image"]["ref"], "image_id": db["image_id"],
@@ -1242,6 +1289,12 @@ def plan_deploy(req, stage1, facts, pulled, admin_token_state="differs", check_m
         # Whether change.yml runs at all: something changes, or only the record is rewritten.
         "act": bool(changed or write_record),
         "rollback": rollback,
+        # The release this host runs after the change, for the run's later hosts to follow (fleet.merged_releases).
+        "release": fleet.published_release(
+            image["ref"], image.get("release_digest"),
+            current.get("release_digest") if stage1["runs_current"] else None,
+            ((facts.get("distribution") or {}).get(image["ref"]) or {}).get("digest") if stage1["runs_current"] else None,
+            target.get("RepoDigests")) if target_id and not unknown_image else {},
         "messages": _messages(req, image, new_version, current, rollback, container),
         # Another run of the same deployment waits this long; a lease outlives a killed run by stale_after.
         "lock": {"path": req["_lock_path"], "timeout": 300, "stale_after": 3600},

@@ -25,11 +25,19 @@ description:
     host changes.
   - O(stage=pull) selects the images and says what to pull; O(stage=deploy) takes what was pulled and returns the
     container specs, backup, record, health wait and rollback target; O(stage=absent) what C(state=absent) removes.
+  - O(stage=preflight) is O(stage=pull) for the fleet-wide preflight of C(homelab.vaultwarden.site) (it asks the
+    registry nothing more, and is skipped when the play has one host); O(stage=fleet_preflight), run once, judges every
+    host's preflight (registered as C(_vaultwarden_preflight)) and fails listing each refused or unreachable host with
+    its reason, unless C(vaultwarden_preflight_allow_refused) is true (then RV(refused) names the hosts to leave out).
+  - One release everywhere (role variable C(vaultwarden_fleet_release)): O(stage=pull) follows the digest the run's
+    earlier hosts planned (their registered O(stage=deploy) result; hosts that failed are left out, so a release that
+    was rolled back is not followed); the first host to pull a reference asks the registry for its digest (one more
+    look, only when it pulls) and pulls by it.
 options:
   stage:
     description: Which part of the plan to make.
     type: str
-    choices: [pull, deploy, absent]
+    choices: [pull, deploy, absent, preflight, fleet_preflight]
     required: true
   previous:
     description: The result of the O(stage=pull) task (O(stage=deploy) only).
@@ -74,6 +82,18 @@ EXAMPLES = r"""
     previous: "{{ _vaultwarden_pull }}"
     pulled: "{{ _vaultwarden_pulled.results | default([]) }}"
   register: _vaultwarden_plan
+
+# The fleet-wide preflight of a play (playbooks/site.yml): nothing changes before every host passed.
+- name: Validate, detect and plan on every host
+  homelab.vaultwarden.vaultwarden_plan:
+    stage: preflight
+  register: _vaultwarden_preflight
+  ignore_errors: true
+
+- name: Stop the run unless every host passed
+  homelab.vaultwarden.vaultwarden_plan:
+    stage: fleet_preflight
+  run_once: true
 """
 
 RETURN = r"""
@@ -89,4 +109,10 @@ facts:
   description: What M(homelab.vaultwarden.vaultwarden_facts) reported (O(stage=pull) and O(stage=absent)).
   returned: when gathered
   type: dict
+refused:
+  description: The hosts the fleet preflight refused (O(stage=fleet_preflight)).
+  returned: O(stage=fleet_preflight)
+  type: list
+  elements: str
+  sample: [pi-zero]
 """

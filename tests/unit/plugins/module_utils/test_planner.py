@@ -347,7 +347,12 @@ def test_moving_tag_whose_registry_digest_is_the_running_images_needs_no_pull():
     plan = planner.plan_deploy(req, again, host, [])
     assert not plan["changed"] and not plan["write_record"]
     host["distribution"] = {stage1["image"]["ref"]: {"digest": "sha256:" + "6" * 64}}     # moved
-    assert [p["pull"] for p in planner.plan_pull(req, host, libraries())["pull"]] == ["always"]
+    # The run's release is the digest the registry serves now, pulled by that digest (vaultwarden_fleet_release).
+    moved = planner.plan_pull(req, host, libraries())["pull"]
+    assert [(p["pull"], p["ref"]) for p in moved] == [("not_present", stage1["image"]["ref"].rsplit(":", 1)[0]
+                                                                    + "@sha256:" + "6" * 64)]
+    by_tag = request(vaultwarden_version="latest", vaultwarden_fleet_release=False)
+    assert [p["pull"] for p in planner.plan_pull(by_tag, host, libraries())["pull"]] == ["always"]
     host["distribution"] = {stage1["image"]["ref"]: {"digest": None, "error": "registry down"}}
     assert [p["pull"] for p in planner.plan_pull(req, host, libraries())["pull"]] == ["always"]
 
