@@ -93,7 +93,9 @@ def _read_list(value):
 
 def _refusal(name, value, option, error):
     """One variable's refusal: its name, its value (hidden for secrets), why, and what to write instead."""
-    shown = "<hidden>" if option.get("no_log") else repr(value)
+    # A typed setting's mapping holds a secret among its keys (vaultwarden_smtp.password...): never echoed either.
+    secret = option.get("no_log") or name in settings.FIELDS
+    shown = "<hidden>" if secret else repr(value)
     kind = option.get("type", "str")
     if option.get("choices") and "must be one of" in error:
         fix = "Use one of: %s." % ", ".join(str(c) if c != "" else "''" for c in option["choices"])
@@ -101,7 +103,7 @@ def _refusal(name, value, option, error):
     else:
         fix = _TYPE_FIXES.get(kind, "Give a %s." % kind).replace("%s", name)
         kind_name = _TYPE_NAMES.get(kind, kind)
-        why = "it is not a %s (%s)" % (kind_name, error) if not option.get("no_log") else "it is not a %s" % kind_name
+        why = "it is not a %s (%s)" % (kind_name, error) if not secret else "it is not a %s" % kind_name
     return "%s %s is refused: %s. %s" % (name, shown, why, fix)
 
 

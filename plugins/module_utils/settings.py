@@ -184,6 +184,8 @@ def _convert(name, kind, value, secret, field):
                                     "Give domain names such as example.org, without '@' or spaces.")
             domains.append(text)
         return ",".join(domains)
+    if kind == "choice" and value is False and "off" in field["choices"]:
+        value = "off"       # YAML 1.1 reads an unquoted off as false
     if kind == "words" and isinstance(value, (list, tuple)):
         if not all(isinstance(word, str) and word and not re.search(r"\s", word) for word in value):
             raise SettingsError(name, shown, "scopes are words without spaces", "Give a list such as [email, profile].")
@@ -308,20 +310,24 @@ def settings_env(settings, version):
         else:
             env["SMTP_SECURITY"] = security
     secrets = sorted(settings["secrets"])
-    if release is not None:
-        for name in sorted(set(env) | set(secrets)):
-            since = SINCE[name]
-            if release < _version(since):
-                variable = origin[name]
-                if name in secrets or "." not in variable:
-                    shown = None
-                elif security is not None and name in ("SMTP_SSL", "SMTP_EXPLICIT_TLS"):
-                    shown = security
-                else:
-                    shown = env[name]
-                raise SettingsError(variable, shown, "vaultwarden %s does not read %s, which came with %s"
-                                    % (version, name, since),
-                                    "Pin vaultwarden_version to %s or newer, or remove %s." % (since, variable))
+    unread = [name for name in set(env) | set(secrets) if release is not None and release < _version(SINCE[name])]
+    if unread:
+        # The newest of them: pinning that release lets every one through.
+        name = min(unread, key=lambda n: (tuple(-part for part in _version(SINCE[n])), n))
+        since = SINCE[name]
+        variable = origin[name]
+        group, dummy, key = variable.partition(".")
+        if name in secrets or not key:
+            shown = None
+        elif security is not None and name in ("SMTP_SSL", "SMTP_EXPLICIT_TLS"):
+            shown = security
+        else:
+            shown = env[name]
+        # Without a required key the whole variable goes.
+        remove = group if not key or FIELDS[group][key].get("required") else variable
+        raise SettingsError(variable, shown, "vaultwarden %s does not read %s, which came with %s"
+                            % (version, name, since),
+                            "Pin vaultwarden_version to %s or newer, or remove %s." % (since, remove))
     return env, secrets
 
 
