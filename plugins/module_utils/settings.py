@@ -229,7 +229,9 @@ def derive(req):
     env, secrets, origin, owned = {}, {}, {}, {}
     for variable, fields in FIELDS.items():
         secret_keys = [key for key, field in fields.items() if field.get("secret")]
-        given = read_mapping(variable, req.get(variable), secret_keys)
+        # A key set to null is a key not given (a mapping of nulls is an unset variable).
+        given = dict((key, value) for key, value in read_mapping(variable, req.get(variable), secret_keys).items()
+                     if value is not None)
         converted = {}
         for key in sorted(given):
             if key not in fields:
@@ -237,7 +239,7 @@ def derive(req):
                                     "Use only: %s (other settings go in vaultwarden_env)." % ", ".join(fields))
             field = fields[key]
             value = given[key]
-            if value is None or (value == "" and not field.get("required")):
+            if value == "" and not field.get("required"):
                 continue
             name = "%s.%s" % (variable, key)
             converted[key] = _convert(name, field["type"], value, field.get("secret"), field)
@@ -252,7 +254,7 @@ def derive(req):
                                     ", ".join("%s.%s" % (variable, key) for key in missing), variable))
         if variable == "vaultwarden_smtp" and ("username" in converted) != ("password" in converted):
             raise SettingsError(variable + (".password" if "username" in converted else ".username"), None,
-                                "the server needs both a user name and a password, or neither (1.25.0's check)",
+                                "the server refuses a user name without a password and a password without a user name",
                                 "Give both vaultwarden_smtp.username and vaultwarden_smtp.password, or neither.")
         if variable == "vaultwarden_sso" and not req.get("vaultwarden_domain"):
             raise SettingsError("vaultwarden_domain", "", "SSO's callback URL is made from DOMAIN, and the server's "
@@ -312,8 +314,8 @@ def settings_env(settings, version):
     secrets = sorted(settings["secrets"])
     unread = [name for name in set(env) | set(secrets) if release is not None and release < _version(SINCE[name])]
     if unread:
-        # The newest of them: pinning that release lets every one through.
-        name = min(unread, key=lambda n: (tuple(-part for part in _version(SINCE[n])), n))
+        # The newest of them (a group's switch first): pinning that release lets every one through.
+        name = min(unread, key=lambda n: (tuple(-part for part in _version(SINCE[n])), n not in ENABLED.values(), n))
         since = SINCE[name]
         variable = origin[name]
         group, dummy, key = variable.partition(".")

@@ -95,8 +95,9 @@ VALID = [
      {"SIGNUPS_VERIFY": "true", "SIGNUPS_DOMAINS_WHITELIST": "example.org,lan.example", "INVITATIONS_ALLOWED": "false",
       "INVITATION_ORG_NAME": "Home vault"}, []),
     ({"vaultwarden_invitations_allowed": True}, "1.1.0", {"INVITATIONS_ALLOWED": "true"}, []),
-    # Unset (the defaults) adds nothing: existing deployments keep their container.
+    # Unset (the defaults) adds nothing: existing deployments keep their container; nor does a mapping of nulls.
     ({}, "1.37.1", {}, []),
+    ({"vaultwarden_smtp": {"host": None, "password": None}, "vaultwarden_sso": None}, "1.37.1", {}, []),
 ]
 
 
@@ -207,7 +208,7 @@ REFUSALS = [
     ({"vaultwarden_smtp": dict(SMTP, user="vault")}, "vaultwarden_smtp", "user", "not a key of vaultwarden_smtp",
      "host, port, security"),
     ({"vaultwarden_smtp": {"host": "mail.lan", "from": "a@b.c", "username": "u"}}, "vaultwarden_smtp.password",
-     None, "both a user name and a password", "or neither"),
+     None, "a user name without a password", "or neither"),
     ({"vaultwarden_smtp": dict(SMTP, password=["x"])}, "vaultwarden_smtp.password", None, "must be a string",
      "a string"),
     ({"vaultwarden_smtp": dict(SMTP, from_name="a\nb")}, "vaultwarden_smtp.from_name", "a\nb", "control characters",
