@@ -18,6 +18,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import fleet
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import planner
+from ansible_collections.homelab.vaultwarden.plugins.module_utils import settings
 from ansible_collections.homelab.vaultwarden.plugins.plugin_utils import certificates
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import podman_engine
 
@@ -82,9 +83,22 @@ def _read_mapping(value):
     return parsed if isinstance(parsed, dict) else value
 
 
+def _read_list(value):
+    """A list option given as a JSON or YAML list string ('["a.org", "b.org"]'); a comma list is the validator's."""
+    if not isinstance(value, string_types) or yaml is None or not value.strip().startswith("["):
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    return parsed if isinstance(parsed, list) else value
+
+
 def _refusal(name, value, option, error):
     """One variable's refusal: its name, its value (hidden for secrets), why, and what to write instead."""
-    shown = "<hidden>" if option.get("no_log") else repr(value)
+    # A typed setting's mapping holds a secret among its keys (vaultwarden_smtp.password...): never echoed either.
+    secret = option.get("no_log") or name in settings.FIELDS
+    shown = "<hidden>" if secret else repr(value)
     kind = option.get("type", "str")
     if option.get("choices") and "must be one of" in error:
         fix = "Use one of: %s." % ", ".join(str(c) if c != "" else "''" for c in option["choices"])
@@ -92,7 +106,7 @@ def _refusal(name, value, option, error):
     else:
         fix = _TYPE_FIXES.get(kind, "Give a %s." % kind).replace("%s", name)
         kind_name = _TYPE_NAMES.get(kind, kind)
-        why = "it is not a %s (%s)" % (kind_name, error) if not option.get("no_log") else "it is not a %s" % kind_name
+        why = "it is not a %s (%s)" % (kind_name, error) if not secret else "it is not a %s" % kind_name
     return "%s %s is refused: %s. %s" % (name, shown, why, fix)
 
 
@@ -108,6 +122,8 @@ def convert_variables(values):
     for name, value in list(given.items()):
         if spec[name].get("type") == "dict":
             given[name] = _read_mapping(value)
+        elif spec[name].get("type") == "list":
+            given[name] = _read_list(value)
         elif spec[name].get("type", "str") == "str" and isinstance(value, (list, dict)):
             # The validator would turn it into its Python spelling ("['1.37.1']") without a word.
             errors.append(_refusal(name, value, spec[name], "a %s is no string" % type(value).__name__))
@@ -152,6 +168,11 @@ def _shown_request(req):
         if shown.get(name):
             shown[name] = "<hidden>" if isinstance(shown[name], string_types) else dict(
                 (key, "<hidden>") for key in shown[name])
+    # The typed settings keep what is no secret (the host, the user name...) in view.
+    for name, fields in settings.FIELDS.items():
+        if isinstance(shown.get(name), dict):
+            shown[name] = dict((key, "<hidden>" if fields.get(key, {}).get("secret") else value)
+                               for key, value in shown[name].items())
     return shown
 
 
@@ -318,6 +339,7 @@ class ActionModule(ActionBase):
     def _mark_given_secrets(req, facts):
         """Whether the secret files whose content the controller gives still hold it (compared by digest)."""
         given = dict(("env_" + k, v) for k, v in req["vaultwarden_secret_env"].items())
+        given.update(settings.given_secrets(req))
         if req["vaultwarden_database_url"] and not req["_database_managed"]:
             given["database_url"] = req["vaultwarden_database_url"]
         for name, value in given.items():

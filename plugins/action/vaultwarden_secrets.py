@@ -10,6 +10,8 @@ __metaclass__ = type
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.homelab.vaultwarden.plugins.module_utils import settings
+
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
@@ -39,8 +41,12 @@ class ActionModule(ActionBase):
                     except Exception as exc:
                         raise AnsibleActionFail("vaultwarden_admin_token is refused: %s" % exc)
                 given[name] = token
+            elif kind == "secret_env" and spec.get("source"):
+                # A typed setting's secret (vaultwarden_smtp.password, ...), read from its variable's key.
+                given[name] = settings.secret_value(self._value(task_vars, spec["source"]["variable"]),
+                                                    spec["source"]["key"])
             elif kind == "secret_env":
-                given[name] = str((self._value(task_vars, "vaultwarden_secret_env") or {}).get(spec["setting"], ""))
+                given[name] = settings.secret_value(self._value(task_vars, "vaultwarden_secret_env"), spec["setting"])
             elif kind == "database_url":
                 given[name] = self._value(task_vars, "vaultwarden_database_url") or ""
         env_from = args["env_from_secrets"]

@@ -38,6 +38,7 @@ from ansible_collections.homelab.vaultwarden.plugins.module_utils.oci_platform i
 )
 from ansible_collections.homelab.vaultwarden.plugins.module_utils.official_images import DATABASE_ENGINES, database_image
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import podman_engine
+from ansible_collections.homelab.vaultwarden.plugins.module_utils import settings
 from ansible_collections.homelab.vaultwarden.plugins.module_utils.vault_summary import KNOWN_USER_QUERY, SUMMARY_QUERY
 
 LABEL_PREFIX = "io.github.homelab.vaultwarden"
@@ -359,6 +360,10 @@ def derive_request(raw):
         raise PlanError("vaultwarden_env", both[0], "it is set in vaultwarden_secret_env as well, and only one value "
                         "can reach the server", "Keep %s in vaultwarden_secret_env only (if it is a secret) or in "
                         "vaultwarden_env only." % both[0])
+    try:
+        req = settings.derive(req)
+    except settings.SettingsError as exc:
+        raise PlanError(*exc.args_tuple)
 
     backend = catalogue.DATABASE_ALIASES.get(str(req["vaultwarden_database"]).lower())
     if backend is None:
@@ -650,6 +655,8 @@ def plan_pull(req, facts, libraries, run_id=""):
         raise PlanError("vaultwarden_version", req["vaultwarden_version"], str(exc).rstrip("."),
                         "Change the version, variant, database or registry as the message says.")
     warnings = list(image.get("warnings") or [])
+    # A pinned release is known before the pull: a setting it does not read is refused before anything is pulled.
+    typed_settings_env(req, image["version"])
 
     container = current_deployment(req, facts)
     check_owned(req, facts)
@@ -864,7 +871,19 @@ def secret_files(req, database_url, admin_token_set):
         files["admin_token"] = {"kind": "admin_token", "consumers": ["vaultwarden"]}
     for name in sorted(req["vaultwarden_secret_env"]):
         files["env_" + name] = {"kind": "secret_env", "setting": name, "consumers": ["vaultwarden"]}
+    # The typed secrets (vaultwarden_smtp.password, ...): the same files, read from their variable's key.
+    for name, (variable, key) in sorted(req["_settings"]["secrets"].items()):
+        files["env_" + name] = {"kind": "secret_env", "setting": name, "consumers": ["vaultwarden"],
+                                "source": {"variable": variable, "key": key}}
     return files
+
+
+def typed_settings_env(req, version):
+    """The typed settings' environment for ``version``; a setting that release does not read is refused."""
+    try:
+        return settings.settings_env(req["_settings"], version)[0]
+    except settings.SettingsError as exc:
+        raise PlanError(*exc.args_tuple)
 
 
 def managed_database_url(req):
@@ -898,6 +917,7 @@ def vaultwarden_spec(req, stage1, image_ref, platform_literal, version, secrets,
            "SIGNUPS_ALLOWED": "true" if req["vaultwarden_signups_allowed"] else "false"}
     if req["vaultwarden_domain"]:
         env["DOMAIN"] = req["vaultwarden_domain"]
+    env.update(typed_settings_env(req, version))
     env.update(req["vaultwarden_env"])
     volumes = ["%s:/data" % req["vaultwarden_data_dir"]]
     in_env = {}

@@ -172,6 +172,12 @@ def test_extra_vars_that_do_not_convert_are_refused_with_value_reason_and_fix(na
     assert why in errors[0] and fix in errors[0]
 
 
+def test_a_typed_setting_that_does_not_convert_is_refused_without_its_value():
+    converted, errors = action.convert_variables({"vaultwarden_smtp": '{"password": "hunter2", '})
+    assert len(errors) == 1 and "hunter2" not in errors[0]
+    assert errors[0].startswith("vaultwarden_smtp <hidden> is refused: it is not a mapping")
+
+
 def test_a_secret_that_does_not_convert_is_refused_without_its_value():
     converted, errors = action.convert_variables({"vaultwarden_secret_env": "SMTP_PASSWORD is hunter2"})
     assert len(errors) == 1 and "hunter2" not in errors[0]
