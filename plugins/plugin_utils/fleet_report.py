@@ -209,8 +209,8 @@ def _health(host):
         return "missing", BAD, ("the record names a deployment but its container is gone (removed by hand?); "
                                 "run the role")
     if container.get("restarting"):
-        return "restarting", BAD, "restarting (exit code %s, %s restarts)" % (container.get("exit_code"),
-                                                                             container.get("restart_count"))
+        return "restarting", BAD, "restarting (exit code %s, %s restarts)" % (
+            container.get("exit_code"), container.get("restart_count"))
     if not container.get("running"):
         return "stopped", BAD, "%s, exit code %s" % (container.get("status") or "not running",
                                                      container.get("exit_code"))
@@ -562,9 +562,9 @@ def _html_row(row):
     else:
         warnings = '<span class="none-text">none</span>'
     stale = any(w["kind"] == "stale_backup" for w in row["warnings"])
-    backup = row["last_backup"] and ('<span class="%s">%s</span>' % (
-        "stale" if stale else "fresh", _e("%s ago" % duration_text(row["last_backup_age_seconds"])
-                                           if row["last_backup_age_seconds"] is not None else "time unknown")))
+    age = row["last_backup_age_seconds"]
+    age_text = "%s ago" % duration_text(age) if age is not None else "time unknown"
+    backup = row["last_backup"] and '<span class="%s">%s</span>' % ("stale" if stale else "fresh", _e(age_text))
     digest = _short(row["digest"])
     release = ('<span title="%s">%s</span>' % (_e(row["image"]), _e(row["version"] or row["image"]))
                if row["version"] or row["image"] else None)

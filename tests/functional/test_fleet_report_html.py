@@ -145,9 +145,9 @@ def test_the_screenshot_shows_the_report_in_its_colours(page, tmp_path):
     # The health bar runs across the header: green from the left margin (three healthy hosts), red at its right end
     # (pi3.lan, unhealthy).
     left, right = 56 * channels, (WIDTH - 60) * channels
-    bar = next((y for y in range(height // 3) if rows[y][left:left + 3] == _rgb(fr.COLOURS["ok"])), None)
-    assert bar is not None, "no health bar in the header"
-    assert rows[bar][right:right + 3] == _rgb(fr.COLOURS["bad"]), "the bar does not end red (pi3.lan, unhealthy)"
+    health_bar = next((y for y in range(height // 3) if rows[y][left:left + 3] == _rgb(fr.COLOURS["ok"])), None)
+    assert health_bar is not None, "no health bar in the header"
+    assert rows[health_bar][right:right + 3] == _rgb(fr.COLOURS["bad"]), "the bar does not end red (pi3.lan, unhealthy)"
 
 
 def test_the_dom_holds_every_host_row_in_order(page, tmp_path):

@@ -74,4 +74,3 @@ def test_the_report_playbook_reports_a_fleet_without_deployment(playbooks, tmp_p
     page = (out / "index.html").read_text(encoding="utf-8")
     assert HOSTILE not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "http://" not in page and "https://" not in page
-
