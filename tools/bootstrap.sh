@@ -10,8 +10,9 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # The world's builder needs mmdebstrap, Debian's archive keyring and Debian's python3 (tools/world/config.py).
+# Chromium (headless) and a font render the fleet report's page for its browser test (no font: no text on the screenshot).
 APT_PACKAGES=(docker.io buildah docker-registry qemu-user-static binfmt-support mmdebstrap debian-archive-keyring python3
-              skopeo jq sqlite3 shellcheck podman catatonit)
+              skopeo jq sqlite3 shellcheck podman catatonit chromium fonts-dejavu-core)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

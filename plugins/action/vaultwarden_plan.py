@@ -10,7 +10,7 @@ import hashlib
 import os
 import uuid
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.module_utils.six import string_types
@@ -20,6 +20,7 @@ from ansible_collections.homelab.vaultwarden.plugins.module_utils import fleet
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import planner
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import settings
 from ansible_collections.homelab.vaultwarden.plugins.plugin_utils import certificates
+from ansible_collections.homelab.vaultwarden.plugins.plugin_utils import fleet_report
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import podman_engine
 
 try:
@@ -34,7 +35,8 @@ DEFAULTS_FILE = os.path.join(ROLE_DIR, "defaults", "main.yml")
 LIBRARIES_DIR = os.path.join(ROLE_DIR, "files", "official-images")
 # Play-level variables of the collection's playbooks that share the prefix but are not role options.
 PLAYBOOK_VARIABLES = ("vaultwarden_hosts", "vaultwarden_batch_size", "vaultwarden_max_fail_percentage",
-                      "vaultwarden_preflight_allow_refused")
+                      "vaultwarden_preflight_allow_refused", "vaultwarden_report_dir",
+                      "vaultwarden_report_max_backup_age_days", "vaultwarden_report_release")
 SECRET_VARIABLES = ("vaultwarden_admin_token", "vaultwarden_database_url", "vaultwarden_secret_env")
 _SPEC_CACHE = {}
 
@@ -235,8 +237,8 @@ class ActionModule(ActionBase):
         except certificates.CertificateError as exc:
             raise planner.PlanError(*exc.args_tuple)
 
-    def _facts(self, req, task_vars, distribution=None):
-        args = planner.facts_request(req)
+    def _facts(self, req, task_vars, distribution=None, args=None):
+        args = dict(args or planner.facts_request(req))
         if req["vaultwarden_docker_api_version"] not in ("", "auto"):
             args["api_version"] = req["vaultwarden_docker_api_version"]
         if distribution:
@@ -251,13 +253,17 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         task_vars = task_vars or {}
         validation, args = self.validate_argument_spec(argument_spec=dict(
-            stage=dict(type="str", required=True, choices=["pull", "deploy", "absent", "preflight", "fleet_preflight"]),
+            stage=dict(type="str", required=True, choices=["pull", "deploy", "absent", "preflight", "fleet_preflight",
+                                                           "report"]),
             previous=dict(type="dict"),
             pulled=dict(type="list", elements="dict", default=[]),
             run_id=dict(type="str", default=""),
             libraries_dir=dict(type="path"),
         ))
         check_mode = bool(self._task.check_mode or self._play_context.check_mode)
+        if args["stage"] == "report":
+            result.update(self._report(task_vars))
+            return result
         if args["stage"] == "fleet_preflight":
             return self._fleet_preflight(result, task_vars)
         hosts = task_vars.get("ansible_play_hosts_all") or []
@@ -334,6 +340,28 @@ class ActionModule(ActionBase):
         if refused and not failed:
             self._display.warning(message)
         return result
+
+    def _report(self, task_vars):
+        """What the fleet report shows of this host, from two module runs (its facts, its backups); never fails.
+
+        A host whose variables are refused or whose facts cannot be gathered is reported with the reason: one host
+        must not keep the others out of the report.
+        """
+        try:
+            req, warnings = self._request(task_vars)
+            facts = self._facts(req, task_vars, args=fleet_report.facts_request(req))
+        except AnsibleConnectionFailure:
+            raise  # the host is unreachable: Ansible says so (the report's play ignores it and reports the host)
+        except (planner.PlanError, AnsibleError) as exc:
+            return {"changed": False, "report": {"error": str(exc)}}
+        for warning in warnings:
+            self._display.warning(warning)
+        listing = self._execute_module(module_name="homelab.vaultwarden.vaultwarden_backup_info", task_vars=task_vars,
+                                       module_args={"backup_dir": req["vaultwarden_backup_dir"],
+                                                    "data_dir": req["vaultwarden_data_dir"]})
+        failed = listing.get("msg") if listing.get("failed") else None
+        report = fleet_report.observe(req, facts, listing.get("backups") or [], failed)
+        return {"changed": False, "report": report}
 
     @staticmethod
     def _mark_given_secrets(req, facts):

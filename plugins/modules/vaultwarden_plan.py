@@ -33,11 +33,14 @@ description:
     earlier hosts planned (their registered O(stage=deploy) result; hosts that failed are left out, so a release that
     was rolled back is not followed); the first host to pull a reference asks the registry for its digest (one more
     look, only when it pulls) and pulls by it.
+  - O(stage=report) plans nothing and never fails; it returns what the fleet report shows of the host (RV(report)),
+    from two module runs there (M(homelab.vaultwarden.vaultwarden_facts) without registry or ownership probes, and
+    M(homelab.vaultwarden.vaultwarden_backup_info)), for M(homelab.vaultwarden.vaultwarden_report).
 options:
   stage:
     description: Which part of the plan to make.
     type: str
-    choices: [pull, deploy, absent, preflight, fleet_preflight]
+    choices: [pull, deploy, absent, preflight, fleet_preflight, report]
     required: true
   previous:
     description: The result of the O(stage=pull) task (O(stage=deploy) only).
@@ -71,6 +74,11 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Gather what the fleet report shows (playbooks/report.yml)
+  homelab.vaultwarden.vaultwarden_plan:
+    stage: report
+  register: _vaultwarden_report_host
+
 - name: Plan what to pull
   homelab.vaultwarden.vaultwarden_plan:
     stage: pull
@@ -99,11 +107,23 @@ EXAMPLES = r"""
 RETURN = r"""
 request:
   description: The role's variables, validated and converted, with the derived ones filled in (secrets hidden).
-  returned: always
+  returned: except with O(stage=report)
   type: dict
 plan:
   description: The plan of the stage (see docs/design.md "The plan").
-  returned: always
+  returned: except with O(stage=report)
+  type: dict
+report:
+  description:
+    - O(stage=report) only. The host as the fleet report needs it - C(platform), C(board), C(kernel_machine),
+      C(daemon_platform), C(daemon_matches_host), C(engine) (C(name), C(reachable), C(version), C(error)),
+      C(container) (C(exists), C(status), C(running), C(restarting), C(health), C(exit_code), C(restart_count),
+      C(started_at), C(image_name)), C(image) (C(id), C(platform), C(repo_digests), C(version_label)), C(record) (the
+      deployment record's current C(version), C(tag), C(ref), C(channel), C(platform), C(image_id), C(repo_digests),
+      C(database)), C(record_error), C(backup_dir), C(backup_count), C(last_backup) (C(name), C(created_at),
+      C(total_size)) and C(backups_error).
+    - Only C(error) (why) when the role's variables are refused or the facts could not be gathered.
+  returned: with O(stage=report)
   type: dict
 facts:
   description: What M(homelab.vaultwarden.vaultwarden_facts) reported (O(stage=pull) and O(stage=absent)).

@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 pytestmark = pytest.mark.ansible
 
 MODULES = ["platform_facts", "vaultwarden_backup", "vaultwarden_backup_info", "vaultwarden_facts", "vaultwarden_health",
-           "vaultwarden_secrets", "vaultwarden_lock", "vaultwarden_plan"]
+           "vaultwarden_secrets", "vaultwarden_lock", "vaultwarden_plan", "vaultwarden_report"]
 FILTERS = [
     "docker_platform", "bashbrew_arch", "debian_arch", "vaultwarden_image", "image_tag_info",
     "official_images_library", "official_image_tags", "official_image_platforms", "database_image",
@@ -40,7 +40,7 @@ def test_tarball_holds_the_collection_and_no_caches(collection_tarball):
     with tarfile.open(collection_tarball) as tar:
         names = set(tar.getnames())
     for required in ("MANIFEST.json", "FILES.json", "meta/runtime.yml", "roles/vaultwarden/meta/argument_specs.yml",
-                     "roles/vaultwarden/files/official-images/mariadb", "playbooks/site.yml",
+                     "roles/vaultwarden/files/official-images/mariadb", "playbooks/site.yml", "playbooks/report.yml",
                      "plugins/modules/platform_facts.py", "plugins/filter/vaultwarden_image.py"):
         assert required in names, required
     assert not any(name.startswith((".cache/", ".git/", ".ansible/", ".pytest_cache/")) or "__pycache__" in name for name in names)
