@@ -47,7 +47,8 @@ unit: collection-link
 	$(RUN) $(PYTHON) -m pytest tests/unit -q -n 2 </dev/null
 
 functional: collection-link
-	$(RUN) $(PYTHON) -m pytest tests/functional -q --ignore=tests/functional/test_faults.py </dev/null
+	$(RUN) $(PYTHON) -m pytest tests/functional -q --ignore=tests/functional/test_faults.py -m engine_snapshot </dev/null
+	$(RUN) $(PYTHON) -m pytest tests/functional -q --ignore=tests/functional/test_faults.py -m "not engine_snapshot" -n 2 --dist loadfile </dev/null
 
 faults: world collection-link
 	$(RUN) $(PYTHON) -m pytest tests/functional/test_faults.py -q -n 2 </dev/null

@@ -64,7 +64,14 @@ pytest_dir() {
 stage bootstrap bash tools/bootstrap.sh
 stage world-build "$PYTHON" -m tools.world build
 stage unit pytest_dir tests/unit -q -n 2
-stage functional pytest_dir tests/functional -q --ignore=tests/functional/test_faults.py
+# The tests that snapshot the whole engine first, alone; then the rest two files at a time (each file's deployments
+# share ports, so a file stays on one worker; the tests of `latest` take the moving-tags lock).
+functional() {
+    "$PYTHON" -m pytest tests/functional -q --ignore=tests/functional/test_faults.py -m engine_snapshot || return
+    "$PYTHON" -m pytest tests/functional -q --ignore=tests/functional/test_faults.py -m "not engine_snapshot" \
+        -n 2 --dist loadfile
+}
+stage functional functional
 # Alone (the functional stage snapshots the whole engine), two cases at a time: each only looks at its own.
 stage faults pytest_dir tests/functional/test_faults.py -q -n 2
 stage ansible-lint ansible-lint --profile production

@@ -11,11 +11,14 @@ the per-task results.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 
 import pytest
@@ -210,3 +213,33 @@ def _host_snapshot(root):
 @pytest.fixture(name="host_snapshot")
 def host_snapshot_fixture():
     return _host_snapshot
+
+
+def pytest_collection_modifyitems(items):
+    """A test that snapshots the whole engine runs alone (tools/test-all.sh: ``-m engine_snapshot`` first, without
+    xdist; the rest two at a time): another test's containers would be a change it did not make."""
+    for item in items:
+        if "host_snapshot" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.engine_snapshot)
+
+
+# The world's moving tags (latest, testing) are shared by everything on this machine; the world tests that move them
+# hold the same lock (tests/world/conftest.py).
+MOVING_TAGS_LOCK = os.path.join(tempfile.gettempdir(), "homelab-vaultwarden-world-moving-tags.lock")
+
+
+@contextlib.contextmanager
+def moving_tags_held():
+    with open(MOVING_TAGS_LOCK, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def moving_tags_lock():
+    """Held for a test that reads or moves `latest` (a test moving it on another xdist worker would change its run)."""
+    with moving_tags_held():
+        yield

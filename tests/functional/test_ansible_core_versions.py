@@ -10,6 +10,7 @@ a deploy with `-e` strings, a refused downgrade with `-e vaultwarden_allow_downg
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -41,11 +42,15 @@ def _oldest_venv():
     oldest = ".".join(_requires_ansible().split(".")[:2])
     venv = os.path.join(CACHE, "ansible-core-" + oldest)
     python = os.path.join(venv, "bin", "python")
-    if not os.path.exists(os.path.join(venv, ".complete")):
-        subprocess.run([sys.executable, "-m", "venv", "--clear", venv], check=True, stdin=subprocess.DEVNULL)
-        subprocess.run([python, "-m", "pip", "install", "-q", "ansible-core~=%s.0" % oldest, "argon2-cffi", "requests",
-                        "pyyaml"], check=True, stdin=subprocess.DEVNULL)
-        open(os.path.join(venv, ".complete"), "w").close()
+    os.makedirs(CACHE, exist_ok=True)
+    # Two xdist workers may want it at once: one makes it, the other waits and reuses it.
+    with open(venv + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(os.path.join(venv, ".complete")):
+            subprocess.run([sys.executable, "-m", "venv", "--clear", venv], check=True, stdin=subprocess.DEVNULL)
+            subprocess.run([python, "-m", "pip", "install", "-q", "ansible-core~=%s.0" % oldest, "argon2-cffi",
+                            "requests", "pyyaml"], check=True, stdin=subprocess.DEVNULL)
+            open(os.path.join(venv, ".complete"), "w").close()
     return os.path.join(venv, "bin")
 
 

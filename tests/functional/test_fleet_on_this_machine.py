@@ -11,14 +11,11 @@ pull), and a broken release really fails on the canary.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import urllib.request
 
 import pytest
@@ -30,18 +27,6 @@ REPO = "vaultwarden/server"
 HOSTS = {"fleet-a": ("127.0.0.1:5000", "linux/amd64", 18451), "fleet-b": ("127.0.0.2:5000", "linux/arm64", 18452),
          "fleet-c": ("127.0.0.3:5000", "linux/amd64", 18453)}
 SITE = "- import_playbook: homelab.vaultwarden.site\n"
-# The world tests that move tags hold the same lock (tests/world/conftest.py).
-TAGS_LOCK = os.path.join(tempfile.gettempdir(), "homelab-vaultwarden-world-moving-tags.lock")
-
-
-@contextlib.contextmanager
-def _moving_tags_held():
-    with open(TAGS_LOCK, "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _world(*args):
@@ -121,21 +106,20 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet(playbooks, tmp_path):
+def fleet(playbooks, tmp_path, moving_tags_lock):  # moves `latest`
     for registry, dummy, dummy_port in HOSTS.values():
         try:
             urllib.request.urlopen("http://%s/v2/" % registry, timeout=5).close()
         except OSError as exc:
             pytest.fail("the test world's registry is not running on %s (python3 -m tools.world build): %s"
                         % (registry, exc))
-    with _moving_tags_held():
+    _world("reset-tags")
+    made = Fleet(playbooks, tmp_path)
+    try:
+        yield made
+    finally:
+        made.remove()
         _world("reset-tags")
-        made = Fleet(playbooks, tmp_path)
-        try:
-            yield made
-        finally:
-            made.remove()
-            _world("reset-tags")
 
 
 def _changed(run, host):

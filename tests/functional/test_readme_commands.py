@@ -119,7 +119,7 @@ def _make_with_non_blocking_stdio(target: str, timeout: int) -> subprocess.Compl
 
 @pytest.mark.ansible
 @pytest.mark.world
-def test_readme_deploy_and_undeploy_with_non_blocking_stdin():
+def test_readme_deploy_and_undeploy_with_non_blocking_stdin(moving_tags_lock):  # deploys `latest`
     """The README's deploy command on this machine, stdin a non-blocking pipe; then undeploy the same way."""
     if _container_exists("vaultwarden"):
         pytest.skip("a container named vaultwarden already runs here; this test deploys and removes the README's default")
