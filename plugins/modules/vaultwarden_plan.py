@@ -29,7 +29,7 @@ description:
     registry nothing more, and is skipped when the play has one host); O(stage=fleet_preflight), run once, judges every
     host's preflight (registered as C(_vaultwarden_preflight)) and fails listing each refused or unreachable host with
     its reason, unless C(vaultwarden_preflight_allow_refused) is true (then RV(refused) names the hosts to leave out).
-  - One release everywhere (role variable C(vaultwarden_fleet_release)): O(stage=pull) follows the digest the run's
+  - One release everywhere (role variable C(vaultwarden_fleet_release)) - O(stage=pull) follows the digest the run's
     earlier hosts planned (their registered O(stage=deploy) result; hosts that failed are left out, so a release that
     was rolled back is not followed); the first host to pull a reference asks the registry for its digest (one more
     look, only when it pulls) and pulls by it.

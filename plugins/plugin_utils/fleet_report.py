@@ -20,6 +20,7 @@ import html
 import json
 import re
 
+from ansible_collections.homelab.vaultwarden.plugins.module_utils import fleet
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import planner
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import podman_engine
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import vaultwarden_catalogue as catalogue
@@ -90,7 +91,7 @@ def observe(req, facts, backups=None, backups_error=None):
                   "repo_digests": list(image.get("RepoDigests") or []),
                   "version_label": ((image.get("Config") or {}).get("Labels") or {}).get(VERSION_LABEL)},
         "record": (dict((key, current.get(key)) for key in (
-            "version", "tag", "ref", "channel", "platform", "image_id", "repo_digests", "database"))
+            "version", "tag", "ref", "channel", "platform", "image_id", "repo_digests", "release_digest", "database"))
             if current else None),
         "record_error": facts.get("record_error"),
         "backup_dir": req["vaultwarden_backup_dir"],
@@ -172,18 +173,12 @@ def _shown_platform(spelling):
         return spelling
 
 
-def _digest(repo_digests, ref):
-    """The digest the host pulled ``ref`` by (``repo@sha256:...`` of the same repository), else the first one."""
+def _digest(repo_digests, ref, release_digest=None):
+    """The fleet release the host runs (its record's), else the digest it pulled ``ref`` by, else the first one."""
     digests = [d for d in repo_digests or [] if "@" in d]
-    if not digests:
-        return None
-    repository = (ref or "").split("@", 1)[0]
-    if ":" in repository.rsplit("/", 1)[-1]:
-        repository = repository.rsplit(":", 1)[0]
-    # Docker records Docker Hub digests without the registry host (vaultwarden/server@sha256:...).
-    names = (repository, repository.split("/", 1)[-1])
-    chosen = next((d for d in digests if d.split("@", 1)[0] in names), digests[0])
-    return chosen.split("@", 1)[1]
+    if release_digest or not digests:
+        return release_digest or None
+    return fleet.repository_digest(ref or "", digests) or digests[0].split("@", 1)[1]
 
 
 def _variant(tag):
@@ -307,7 +302,7 @@ def _row(name, host, now, max_age_days, known_broken):
                platform=host.get("platform"), board=host.get("board"), kernel_machine=host.get("kernel_machine"),
                engine=engine.get("name"), engine_version=engine.get("version"), image=record.get("ref") or container.get("image_name"),
                digest=_digest(record.get("repo_digests") or image.get("repo_digests"),
-                              record.get("ref") or container.get("image_name")),
+                              record.get("ref") or container.get("image_name"), record.get("release_digest")),
                version=_version(host))
     started = parse_time(container.get("started_at")) if container.get("running") else None
     if started is not None:

@@ -206,6 +206,11 @@ def test_the_digest_is_the_one_the_reference_was_pulled_by():
                               "repo_digests": ["vaultwarden/server@sha256:3333"]}))
     assert hub["digest"] == "sha256:3333"
     assert row_of(host(record={"repo_digests": []}, image={"repo_digests": []}))["digest"] is None
+    # A host deployed in a fleet run shows the run's release (the manifest list's digest) it was created from.
+    fleet_run = row_of(host(record={"ref": "127.0.0.2:5000/vaultwarden/server:latest", "release_digest": "sha256:4444",
+                                    "repo_digests": ["127.0.0.2:5000/vaultwarden/server@sha256:4444",
+                                                     "127.0.0.2:5000/vaultwarden/server@sha256:5555"]}))
+    assert fleet_run["digest"] == "sha256:4444"
 
 
 def test_a_version_without_record_comes_from_the_image_label():
