@@ -177,6 +177,11 @@ def _guard(directory):
         os.close(fd)   # closing the descriptor releases the flock
 
 
+def _directory_missing(path):
+    path = os.path.abspath(path)
+    return not os.path.isdir(path) and not os.path.isdir(os.path.dirname(path))
+
+
 def _directory_of(path):
     path = os.path.abspath(path)
     directory = os.path.dirname(path)
@@ -212,10 +217,15 @@ def acquire(path, owner, timeout=0, stale_after=DEFAULT_STALE_AFTER, check_mode=
     validate_owner(owner)
     validate_seconds("timeout", timeout, 0)
     validate_seconds("stale_after", stale_after, 1)
-    path, directory = _directory_of(path)
     started = clock()
     result = {"changed": False, "acquired": False, "renewed": False, "lease": None, "broken": None, "holder": None,
               "waited": 0.0, "contended": False, "warnings": []}
+    if check_mode and _directory_missing(path):
+        # Check mode on a fresh host: the real run creates the directory first, and no lease can be in it yet.
+        result.update(changed=True, lease=_new_lease(owner, started, stale_after),
+                      msg="would acquire lock %s for owner %r (its directory does not exist yet)" % (path, owner))
+        return result
+    path, directory = _directory_of(path)
     while True:
         with _guard(directory):
             now = clock()
@@ -270,6 +280,8 @@ def release(path, owner=None, force=False, check_mode=False, stale_after=DEFAULT
     """
     if not force:
         validate_owner(owner)
+    if check_mode and _directory_missing(path):
+        return {"changed": False, "released": False, "holder": None, "msg": "lock %s is not held" % path}
     path, directory = _directory_of(path)
     with _guard(directory):
         lease = read_lease(path, stale_after)

@@ -121,6 +121,16 @@ def test_check_mode_changes_nothing(run_playbook, deployment):
     assert not os.path.exists(backups) or not os.listdir(backups)
 
 
+def test_check_mode_on_a_fresh_host_succeeds_and_changes_nothing(run_playbook, deployment, host_snapshot, tmp_path):
+    name, variables = deployment
+    before = host_snapshot(tmp_path)
+    preview = run_playbook(PLAY, extra_vars=variables, check=True)
+    assert preview.returncode == 0, preview.stdout[-3000:]
+    assert preview.task("homelab.vaultwarden.vaultwarden : Take the deployment's lock")["changed"] is True
+    assert host_snapshot(tmp_path) == before
+    assert not os.path.exists(variables["vaultwarden_base_dir"]) and _inspect(name) is None
+
+
 def test_absent_removes_the_container_and_keeps_the_data(run_playbook, deployment):
     name, variables = deployment
     assert run_playbook(PLAY, extra_vars=variables).returncode == 0

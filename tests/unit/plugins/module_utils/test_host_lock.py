@@ -200,6 +200,21 @@ def test_check_mode_acquire_changes_nothing(tmp_path):
     assert os.listdir(str(tmp_path)) == []
 
 
+def test_check_mode_on_a_fresh_host_would_acquire_and_creates_no_directory(tmp_path):
+    # The real run creates the deployment's directory before it takes the lock: check mode must not fail there.
+    path = tmp_path / "base" / ".lock"
+    result = take(path, "run-1", check_mode=True)
+    assert result["changed"] is True and result["acquired"] is False and result["lease"]["owner"] == "run-1"
+    assert "would acquire lock %s" % path in result["msg"] and "does not exist yet" in result["msg"]
+    released = host_lock.release(str(path), owner="run-1", check_mode=True)
+    assert released == {"changed": False, "released": False, "holder": None, "msg": "lock %s is not held" % path}
+    assert os.listdir(str(tmp_path)) == []
+    # Without check mode the missing directory is still refused, naming it.
+    with pytest.raises(LockError) as refused:
+        take(path, "run-1")
+    assert "the directory %s of lock file %s does not exist" % (tmp_path / "base", path) in str(refused.value)
+
+
 def test_check_mode_does_not_wait_nor_fail_for_another_holder(tmp_path):
     path = tmp_path / ".lock"
     plant(path, "run-1", "2026-04-25T10:30:00Z")
