@@ -282,7 +282,7 @@ def _warnings(host, row, stale, max_age_days, known_broken):
 def _row(name, host, now, max_age_days, known_broken):
     row = {"host": name, "deployed": False, "status": None, "level": NONE, "detail": None, "platform": None,
            "board": None, "kernel_machine": None, "engine": None, "engine_version": None, "image": None,
-           "digest": None, "version": None,
+           "digest": None, "release_digest": None, "version": None,
            "started_at": None, "uptime_seconds": None, "uptime": None, "last_backup": None,
            "last_backup_at": None, "last_backup_age_seconds": None, "last_backup_age_days": None, "backup_count": 0,
            "drift": None,
@@ -303,7 +303,7 @@ def _row(name, host, now, max_age_days, known_broken):
                engine=engine.get("name"), engine_version=engine.get("version"), image=record.get("ref") or container.get("image_name"),
                digest=_digest(record.get("repo_digests") or image.get("repo_digests"),
                               record.get("ref") or container.get("image_name"), record.get("release_digest")),
-               version=_version(host))
+               version=_version(host), release_digest=record.get("release_digest"))
     started = parse_time(container.get("started_at")) if container.get("running") else None
     if started is not None:
         row.update(started_at=started.isoformat(), uptime_seconds=int((now - started).total_seconds()))
@@ -350,8 +350,15 @@ def build_report(hosts, now, max_backup_age_days=DEFAULT_MAX_BACKUP_AGE_DAYS, kn
     for entry in releases:
         entry["count"] = len(entry["hosts"])
     fleet_release = release or (releases[0]["version"] if releases else None)
+    # Hosts deployed by a fleet run record the manifest list they came from: the same version from two lists means
+    # the tag was pushed again between runs; the list most of them run is the fleet's.
+    lists = {}
     for row in rows:
-        _drift(row, fleet_release)
+        if row["deployed"] and row["version"] == fleet_release and row["release_digest"]:
+            lists[row["release_digest"]] = lists.get(row["release_digest"], 0) + 1
+    fleet_digest = sorted(lists, key=lambda d: (-lists[d], d))[0] if lists else None
+    for row in rows:
+        _drift(row, fleet_release, fleet_digest)
     summary = {
         "generated_at": now.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "hosts": len(rows),
@@ -363,6 +370,7 @@ def build_report(hosts, now, max_backup_age_days=DEFAULT_MAX_BACKUP_AGE_DAYS, kn
         "warnings": sum(len(r["warnings"]) for r in rows),
         "hosts_with_warnings": sum(1 for r in rows if r["warnings"]),
         "fleet_release": fleet_release,
+        "fleet_release_digest": fleet_digest,
         "fleet_release_given": bool(release),
         "releases": releases,
         "max_backup_age_days": max_backup_age_days,
@@ -370,10 +378,15 @@ def build_report(hosts, now, max_backup_age_days=DEFAULT_MAX_BACKUP_AGE_DAYS, kn
     return {"format": 1, "summary": summary, "hosts": rows}
 
 
-def _drift(row, fleet_release):
+def _drift(row, fleet_release, fleet_digest=None):
     if not row["deployed"] or not row["version"] or not fleet_release:
         row.update(drift="unknown" if row["deployed"] else None,
                    drift_detail="the deployed version is not known" if row["deployed"] else None)
+        return
+    if row["version"] == fleet_release and fleet_digest and row["release_digest"] not in (None, fleet_digest):
+        row.update(drift="drifted", drift_detail="runs %s from another manifest list (%s, the fleet's %s): the tag was "
+                   "pushed again; run homelab.vaultwarden.site to give every host one release"
+                   % (fleet_release, row["release_digest"][:19], fleet_digest[:19]))
         return
     if row["version"] == fleet_release:
         row.update(drift="on release", drift_detail="runs the fleet's release %s" % fleet_release)

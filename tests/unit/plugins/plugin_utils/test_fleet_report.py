@@ -193,6 +193,24 @@ def test_a_stated_release_wins_and_a_tie_goes_to_the_newest():
     assert ahead["drift_detail"] == "ahead of the fleet's 1.35.0"
 
 
+def test_the_same_version_from_another_manifest_list_is_drift():
+    one, other = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    hosts = {"a": host(record={"version": "1.37.2", "release_digest": one}),
+             "b": host(record={"version": "1.37.2", "release_digest": one}),
+             "c": host(record={"version": "1.37.2", "release_digest": other}),
+             "d": host(record={"version": "1.37.2", "release_digest": None})}    # deployed before fleet runs
+    report = fr.build_report(hosts, NOW)
+    assert report["summary"]["fleet_release"] == "1.37.2" and report["summary"]["fleet_release_digest"] == one
+    drift = dict((row["host"], (row["drift"], row["drift_detail"])) for row in report["hosts"])
+    assert drift["a"][0] == drift["b"][0] == drift["d"][0] == "on release"
+    assert drift["c"][0] == "drifted" and "another manifest list (%s" % other[:19] in drift["c"][1]
+    assert "the fleet's %s" % one[:19] in drift["c"][1] and "homelab.vaultwarden.site" in drift["c"][1]
+    assert report["summary"]["drifted"] == 1
+    # One list per version (one release everywhere): nobody drifts.
+    same = fr.build_report({"a": hosts["a"], "b": hosts["b"]}, NOW)
+    assert [row["drift"] for row in same["hosts"]] == ["on release", "on release"]
+
+
 def test_hosts_are_sorted_by_name_numbers_as_numbers():
     hosts = dict((name, host()) for name in ("pi10.lan", "Pi2.lan", "nas.lan", "pi1.lan"))
     assert [r["host"] for r in fr.build_report(hosts, NOW)["hosts"]] == ["nas.lan", "pi1.lan", "Pi2.lan", "pi10.lan"]
