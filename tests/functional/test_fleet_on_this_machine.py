@@ -2,11 +2,12 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """playbooks/site.yml on a fleet of three deployments on this machine: preflight, one release, canary gate.
 
-Three inventory hosts (local connection), each its own deployment (container, base dir, port) pulling through its own
-alias of the test world's registry, as the emulated fleet does (one daemon keeps one image per reference):
-fleet-a (amd64, the canary), fleet-b (arm64, under QEMU), fleet-c (amd64). The tag really moves in the registry in
-the middle of a run (a test-only callback runs ``python3 -m tools.world move-tag`` when the canary has planned its
-pull), and a broken release really fails on the canary.
+Three inventory hosts (local connection), each its own deployment (container, base dir, port) pulling through the
+registry alias of its platform, as the emulated fleet does (the one daemon keeps one image per tag and refuses to store
+another platform's image under a digest reference it holds): fleet-a (amd64, the canary), fleet-b (arm64, under
+QEMU), fleet-c (amd64). The tag really moves in the registry in the middle of a run (a test-only callback runs
+``python3 -m tools.world move-tag`` when the canary has planned its pull), and a broken release really fails on the
+canary.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ pytestmark = [pytest.mark.ansible, pytest.mark.world]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REPO = "vaultwarden/server"
 HOSTS = {"fleet-a": ("127.0.0.1:5000", "linux/amd64", 18451), "fleet-b": ("127.0.0.2:5000", "linux/arm64", 18452),
-         "fleet-c": ("127.0.0.3:5000", "linux/amd64", 18453)}
+         "fleet-c": ("127.0.0.1:5000", "linux/amd64", 18453)}
 SITE = "- import_playbook: homelab.vaultwarden.site\n"
 
 

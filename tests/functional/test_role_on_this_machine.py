@@ -126,7 +126,8 @@ def test_check_mode_on_a_fresh_host_succeeds_and_changes_nothing(run_playbook, d
     before = host_snapshot(tmp_path)
     preview = run_playbook(PLAY, extra_vars=variables, check=True)
     assert preview.returncode == 0, preview.stdout[-3000:]
-    assert preview.task("homelab.vaultwarden.vaultwarden : Take the deployment's lock")["changed"] is True
+    lock = preview.task("homelab.vaultwarden.vaultwarden : Take the deployment's lock")
+    assert "would acquire" in lock["msg"] and "does not exist yet" in lock["msg"], lock
     assert host_snapshot(tmp_path) == before
     assert not os.path.exists(variables["vaultwarden_base_dir"]) and _inspect(name) is None
 
