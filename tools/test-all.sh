@@ -77,10 +77,41 @@ stage faults pytest_dir tests/functional/test_faults.py -q -n 2
 stage ansible-lint ansible-lint --profile production
 stage sanity bash tools/sanity.sh
 stage world pytest_dir tests/world -q -n 2
+# default and legacy share nothing (their own hosts, ports, base dirs and image references; neither moves a tag), so
+# they run at once (measured: 9 min 30 s together against 18 min 46 s one after the other); updates moves `latest`,
+# which default deploys, so it runs on its own, after them.
+TOGETHER="${MOLECULE_TOGETHER:-default legacy}"
+molecule_together() {
+    local s rc=0
+    local -a pids=()
+    for s in "$@"; do
+        molecule test -s "$s" </dev/null >"$logdir/molecule-$s.out" 2>&1 &
+        pids+=("$!")
+    done
+    for s in "${pids[@]}"; do
+        wait "$s" || rc=1
+    done
+    for s in "$@"; do
+        printf '\n----- molecule %s\n' "$s"
+        cat "$logdir/molecule-$s.out"
+    done
+    return "$rc"
+}
+declare -a together=() alone=()
 for s in $SCENARIOS; do
-    if [ -d "extensions/molecule/$s" ]; then
-        stage "molecule-$s" molecule test -s "$s"
-    fi
+    [ -d "extensions/molecule/$s" ] || continue
+    case " $TOGETHER " in
+        *" $s "*) together+=("$s") ;;
+        *) alone+=("$s") ;;
+    esac
+done
+if [ "${#together[@]}" -gt 1 ]; then
+    stage "molecule-$(IFS=+; echo "${together[*]}")" molecule_together "${together[@]}"
+else
+    alone=("${together[@]}" "${alone[@]}")
+fi
+for s in "${alone[@]}"; do
+    stage "molecule-$s" molecule test -s "$s"
 done
 
 total=$(( $(date +%s) - suite_start ))
