@@ -211,8 +211,8 @@ def _convert(name, kind, value, secret, field):
     if kind in ("url", "https_url"):
         match = _URL.match(text)
         if not match or (kind == "https_url" and match.group(1).lower() != "https"):
-            raise SettingsError(name, shown, "it is not an %s URL" % ("https://" if kind == "https_url"
-                                                                         else "http(s)://"),
+            scheme = "https://" if kind == "https_url" else "http(s)://"
+            raise SettingsError(name, shown, "it is not an %s URL" % scheme,
                                 "Give a URL such as %s." % ("https://push.bitwarden.eu" if kind == "https_url"
                                                             else "https://auth.example.org/realms/home"))
         text = text.rstrip("/")

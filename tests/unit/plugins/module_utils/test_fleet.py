@@ -71,8 +71,8 @@ def test_earlier_hosts_releases_are_followed_in_play_order_after_the_users_own()
 
 @pytest.mark.parametrize("ref, repo_digests, expected", [
     ("docker.io/vaultwarden/server:latest", ["vaultwarden/server@" + D1], D1),
-    ("127.0.0.2:5000/vaultwarden/server:latest", ["127.0.0.2:5000/vaultwarden/server@" + D2,
-                                                   "127.0.0.1:5000/vaultwarden/server@" + D1], D2),
+    ("127.0.0.2:5000/vaultwarden/server:latest",
+     ["127.0.0.2:5000/vaultwarden/server@" + D2, "127.0.0.1:5000/vaultwarden/server@" + D1], D2),
     ("docker.io/vaultwarden/server:latest", ["vaultwarden/server@" + D1, "vaultwarden/server@" + D2], None),
     ("docker.io/vaultwarden/server:latest", ["other/server@" + D1], None),
     ("docker.io/vaultwarden/server:latest", [], None),

@@ -349,8 +349,8 @@ def test_moving_tag_whose_registry_digest_is_the_running_images_needs_no_pull():
     host["distribution"] = {stage1["image"]["ref"]: {"digest": "sha256:" + "6" * 64}}     # moved
     # The run's release is the digest the registry serves now, pulled by that digest (vaultwarden_fleet_release).
     moved = planner.plan_pull(req, host, libraries())["pull"]
-    assert [(p["pull"], p["ref"]) for p in moved] == [("not_present", stage1["image"]["ref"].rsplit(":", 1)[0]
-                                                                    + "@sha256:" + "6" * 64)]
+    by_digest = stage1["image"]["ref"].rsplit(":", 1)[0] + "@sha256:" + "6" * 64
+    assert [(p["pull"], p["ref"]) for p in moved] == [("not_present", by_digest)]
     by_tag = request(vaultwarden_version="latest", vaultwarden_fleet_release=False)
     assert [p["pull"] for p in planner.plan_pull(by_tag, host, libraries())["pull"]] == ["always"]
     host["distribution"] = {stage1["image"]["ref"]: {"digest": None, "error": "registry down"}}

@@ -86,7 +86,7 @@ VALID = [
      {"PUSH_ENABLED": "true", "PUSH_INSTALLATION_ID": "0f1e2d3c-id", "PUSH_RELAY_URI": "https://api.bitwarden.eu",
       "PUSH_IDENTITY_URI": "https://identity.bitwarden.eu"}, ["PUSH_INSTALLATION_KEY"]),
     (dict(DOMAIN, vaultwarden_sso=dict(SSO, scopes=["email", "profile", "offline_access"], only=True,
-                                        signups_match_email=False, pkce=True)), "1.35.0",
+                                       signups_match_email=False, pkce=True)), "1.35.0",
      {"SSO_ENABLED": "true", "SSO_AUTHORITY": "https://auth.example.org/realms/home", "SSO_CLIENT_ID": "vaultwarden",
       "SSO_SCOPES": "email profile offline_access", "SSO_ONLY": "true", "SSO_SIGNUPS_MATCH_EMAIL": "false",
       "SSO_PKCE": "true"}, ["SSO_CLIENT_SECRET"]),
