@@ -5,9 +5,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import difflib
 import hashlib
 import os
+import time
 import uuid
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
@@ -39,6 +41,8 @@ PLAYBOOK_VARIABLES = ("vaultwarden_hosts", "vaultwarden_batch_size", "vaultwarde
                       "vaultwarden_report_max_backup_age_days", "vaultwarden_report_release")
 SECRET_VARIABLES = ("vaultwarden_admin_token", "vaultwarden_database_url", "vaultwarden_secret_env")
 _SPEC_CACHE = {}
+# How long the fleet preflight's look at a host stands in for the rollout's own, when nothing is to be pulled there.
+PREFLIGHT_LOOK_SECONDS = 120
 
 
 def role_argument_spec():
@@ -277,17 +281,21 @@ class ActionModule(ActionBase):
                 facts = self._facts(req, task_vars)
                 plan = planner.plan_absent(req, facts)
             elif args["stage"] in ("pull", "preflight"):
-                facts = self._facts(req, task_vars)
                 libraries = _libraries(args["libraries_dir"] or LIBRARIES_DIR)
                 run_id = args["run_id"] or str(uuid.uuid4())
-                plan = planner.plan_pull(req, facts, libraries, run_id=run_id)
-                if plan["resolve"] and args["stage"] == "pull":
-                    # The first host of the run to pull this reference: the registry's digest becomes the release.
-                    probe = self._facts(req, task_vars, plan["resolve"])
-                    facts["distribution"] = dict(facts.get("distribution") or {}, **(probe.get("distribution") or {}))
+                facts, plan = self._preflight_look(req, task_vars, libraries, run_id, args["stage"], check_mode)
+                if facts is None:
+                    facts = self._facts(req, task_vars)
                     plan = planner.plan_pull(req, facts, libraries, run_id=run_id)
-                self._mark_given_secrets(req, facts)
-                facts["admin_token_matches"] = self._admin_token_matches(req, facts)
+                    if plan["resolve"] and args["stage"] == "pull":
+                        # The first host of the run to pull this reference: the registry's digest becomes the release.
+                        probe = self._facts(req, task_vars, plan["resolve"])
+                        facts["distribution"] = dict(facts.get("distribution") or {},
+                                                     **(probe.get("distribution") or {}))
+                        plan = planner.plan_pull(req, facts, libraries, run_id=run_id)
+                    self._mark_given_secrets(req, facts)
+                    facts["admin_token_matches"] = self._admin_token_matches(req, facts)
+                    facts["gathered_at"] = time.time()
                 if check_mode and plan["pull"]:
                     # Ask the registry (through the engine) what the moving tags point to, without pulling.
                     probe = self._facts(req, task_vars, [p["ref"] for p in plan["pull"] if p["pull"] == "always"])
@@ -315,6 +323,32 @@ class ActionModule(ActionBase):
             facts.pop("invocation", None)
             result["facts"] = facts
         return result
+
+    @staticmethod
+    def _preflight_look(req, task_vars, libraries, run_id, stage, check_mode):
+        """(facts, plan) from this host's preflight of the same run when it is recent and nothing is to be pulled;
+        (None, None) otherwise.
+
+        The preflight already looked at the host (one module run): a host with nothing to pull is planned again from
+        that look, so that a fleet run that changes nothing costs one module run per host. A host that pulls (or whose
+        plan from that look differs) is looked at again, so that every change is planned from a fresh look.
+        """
+        found = task_vars.get("_vaultwarden_preflight")
+        if stage != "pull" or check_mode or not isinstance(found, dict) or found.get("failed") or found.get("skipped"):
+            return None, None
+        facts = found.get("facts")
+        age = time.time() - float((facts or {}).get("gathered_at") or 0)
+        if not isinstance(facts, dict) or not 0 <= age <= PREFLIGHT_LOOK_SECONDS:
+            return None, None
+        facts = copy.deepcopy(facts)
+        try:
+            plan = planner.plan_pull(req, facts, libraries, run_id=run_id)
+        except planner.PlanError:
+            return None, None
+        if plan["pull"] or plan["resolve"]:
+            return None, None
+        plan["warnings"] = list(plan.get("warnings") or [])
+        return facts, plan
 
     def _fleet_preflight(self, result, task_vars):
         """Every host's preflight (registered as _vaultwarden_preflight), judged once for the fleet."""

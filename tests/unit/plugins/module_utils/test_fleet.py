@@ -194,3 +194,48 @@ def test_a_pinned_release_is_followed_by_digest_too():
     assert [p["ref"] for p in stage1["pull"]] == ["docker.io/vaultwarden/server@" + D1]
     off = request(vaultwarden_version="1.37.1", vaultwarden_fleet_release=False)
     assert planner.plan_pull(off, facts(), libraries())["resolve"] == []
+
+
+# --- the rollout plans a host that changes nothing from the fleet preflight's look --------------------------------------
+
+def _preflight_of(req, host, age=0.0, **extra):
+    from ansible_collections.homelab.vaultwarden.plugins.action.vaultwarden_plan import time as action_time
+    facts = dict(host, gathered_at=action_time.time() - age, admin_token_matches=False)
+    return dict({"changed": False, "facts": facts, "plan": planner.plan_pull(req, facts, libraries())}, **extra)
+
+
+@pytest.mark.parametrize("case, age, extra, check_mode, stage, reused", [
+    ("recent, nothing to pull", 5, {}, False, "pull", True),
+    ("older than the limit", 121, {}, False, "pull", False),
+    ("the preflight failed there", 5, {"failed": True}, False, "pull", False),
+    ("the preflight was skipped (one host)", 5, {"skipped": True}, False, "pull", False),
+    ("check mode asks the registry itself", 5, {}, True, "pull", False),
+    ("the preflight itself always looks", 5, {}, False, "preflight", False),
+])
+def test_the_rollout_reuses_a_recent_preflight_look_only_when_nothing_is_pulled(case, age, extra, check_mode, stage,
+                                                                                reused):
+    from ansible_collections.homelab.vaultwarden.plugins.action.vaultwarden_plan import ActionModule
+    req = request(vaultwarden_version="1.37.1")
+    stage1 = planner.plan_pull(req, facts(), libraries())
+    host, dummy = deployed(req, stage1, image("sha256:aaa"), "1.37.1")
+    task_vars = {"_vaultwarden_preflight": _preflight_of(req, host, age, **extra)}
+    looked, plan = ActionModule._preflight_look(req, task_vars, libraries(), "run-2", stage, check_mode)
+    assert (looked is not None) is reused, case
+    if reused:
+        assert plan["run_id"] == "run-2" and plan["pull"] == [] and plan["runs_current"]
+        assert looked == task_vars["_vaultwarden_preflight"]["facts"] and looked is not task_vars[
+            "_vaultwarden_preflight"]["facts"]
+
+
+def test_a_host_that_pulls_is_looked_at_again():
+    from ansible_collections.homelab.vaultwarden.plugins.action.vaultwarden_plan import ActionModule
+    req = request(vaultwarden_version="1.37.1")
+    stage1 = planner.plan_pull(req, facts(), libraries())
+    host, dummy = deployed(req, stage1, image("sha256:aaa"), "1.37.1")
+    newer = request(vaultwarden_version="1.37.2")
+    task_vars = {"_vaultwarden_preflight": _preflight_of(newer, host)}
+    assert ActionModule._preflight_look(newer, task_vars, libraries(), "run-2", "pull", False) == (None, None)
+    # A release the run's canary resolved meanwhile that this host does not run: a pull, so a fresh look.
+    follow = dict(req, _releases={"vaultwarden/server:1.37.1": D1}, _release_sources={})
+    task_vars = {"_vaultwarden_preflight": _preflight_of(req, host)}
+    assert ActionModule._preflight_look(follow, task_vars, libraries(), "run-2", "pull", False) == (None, None)
