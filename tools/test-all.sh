@@ -88,9 +88,16 @@ molecule_together() {
         molecule test -s "$s" </dev/null >"$logdir/molecule-$s.out" 2>&1 &
         pids+=("$!")
     done
-    for s in "${pids[@]}"; do
-        wait "$s" || rc=1
+    local -a verdicts=()
+    local i=0 code
+    for s in "$@"; do
+        code=0
+        wait "${pids[$i]}" || code=$?
+        if [ "$code" -eq 0 ]; then verdicts+=("passed molecule $s"); else verdicts+=("FAILED molecule $s (exit $code)"); rc=1; fi
+        i=$((i + 1))
     done
+    # The verdicts first: the summary's "what failed" quotes the first FAILED lines of the stage's log.
+    printf '%s\n' "${verdicts[@]}"
     for s in "$@"; do
         printf '\n----- molecule %s\n' "$s"
         cat "$logdir/molecule-$s.out"
