@@ -78,26 +78,16 @@ _TYPE_FIXES = {
 _TYPE_NAMES = {"bool": "boolean", "int": "whole number", "dict": "mapping", "str": "string", "list": "list"}
 
 
-def _read_mapping(value):
-    """A dict option given as a string (as -e gives it): a YAML (or JSON) mapping is read; anything else is left."""
-    if not isinstance(value, string_types) or yaml is None:
+def _read_structure(value, kind):
+    """A dict or list option given as a string (as -e gives it): a YAML (or JSON) mapping or list ('["a.org"]') is
+    read; anything else is left for the validator (which splits a comma list itself)."""
+    if not isinstance(value, string_types) or yaml is None or (kind is list and not value.strip().startswith("[")):
         return value
     try:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError:
         return value
-    return parsed if isinstance(parsed, dict) else value
-
-
-def _read_list(value):
-    """A list option given as a JSON or YAML list string ('["a.org", "b.org"]'); a comma list is the validator's."""
-    if not isinstance(value, string_types) or yaml is None or not value.strip().startswith("["):
-        return value
-    try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError:
-        return value
-    return parsed if isinstance(parsed, list) else value
+    return parsed if isinstance(parsed, kind) else value
 
 
 def _refusal(name, value, option, error):
@@ -126,10 +116,8 @@ def convert_variables(values):
     given = dict((k, v) for k, v in values.items() if k in spec)
     errors = []
     for name, value in list(given.items()):
-        if spec[name].get("type") == "dict":
-            given[name] = _read_mapping(value)
-        elif spec[name].get("type") == "list":
-            given[name] = _read_list(value)
+        if spec[name].get("type") in ("dict", "list"):
+            given[name] = _read_structure(value, dict if spec[name]["type"] == "dict" else list)
         elif spec[name].get("type", "str") == "str" and isinstance(value, (list, dict)):
             # The validator would turn it into its Python spelling ("['1.37.1']") without a word.
             errors.append(_refusal(name, value, spec[name], "a %s is no string" % type(value).__name__))

@@ -11,17 +11,16 @@ the per-task results.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 
 import pytest
+
+from tools.world import publish
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -223,23 +222,8 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.engine_snapshot)
 
 
-# The world's moving tags (latest, testing) are shared by everything on this machine; the world tests that move them
-# hold the same lock (tests/world/conftest.py).
-MOVING_TAGS_LOCK = os.path.join(tempfile.gettempdir(), "homelab-vaultwarden-world-moving-tags.lock")
-
-
-@contextlib.contextmanager
-def moving_tags_held():
-    with open(MOVING_TAGS_LOCK, "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 @pytest.fixture
 def moving_tags_lock():
     """Held for a test that reads or moves `latest` (a test moving it on another xdist worker would change its run)."""
-    with moving_tags_held():
+    with publish.moving_tags_held():   # the world tests that move the tags hold the same lock
         yield

@@ -5,20 +5,19 @@ name everything ``vwtest-*``, bind ports to 127.0.0.1 and remove what they creat
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import http.client
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 import uuid
 
 import pytest
+
+from tools.world.publish import moving_tags_held
 
 CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REGISTRY = "127.0.0.1:5000"
@@ -38,17 +37,6 @@ def pytest_collection_modifyitems(items):
 # not `--dist loadgroup`: with pytest 9 and pytest-xdist 3.8, xdist_group marks are not honoured (the tests of one
 # group were seen running on both workers, one test moving `latest` while another asserted where it points).
 TAGS_GROUP = pytest.mark.moving_tags
-TAGS_LOCK = os.path.join(tempfile.gettempdir(), "homelab-vaultwarden-world-moving-tags.lock")
-
-
-@contextlib.contextmanager
-def moving_tags_held():
-    with open(TAGS_LOCK, "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")

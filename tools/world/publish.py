@@ -9,11 +9,14 @@ every image of that platform, so the registry stores each rootfs once per reposi
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 
 from . import config, layout
 from .images import Build, blob_path, read_export
@@ -231,6 +234,21 @@ def prune(expected: dict | None = None, storage: str = STORAGE) -> list[str]:
 
 
 # --- moving tags -------------------------------------------------------------------------------------
+
+# Everything on this machine that reads or moves the moving tags (the world tests, the functional tests that deploy
+# `latest`) holds this lock: several pytest workers, or two checkouts, share the one registry.
+MOVING_TAGS_LOCK = os.path.join(tempfile.gettempdir(), "homelab-vaultwarden-world-moving-tags.lock")
+
+
+@contextlib.contextmanager
+def moving_tags_held():
+    with open(MOVING_TAGS_LOCK, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
 
 def move_tag(repository: str, tag: str, version: str, client: Client | None = None) -> list[str]:
     """Point TAG (and its alpine aliases for latest/testing) at an already published release."""

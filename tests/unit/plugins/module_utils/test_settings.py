@@ -3,18 +3,15 @@
 """Typed settings as tables: variables -> the server's environment and secret files, refusals, release gates."""
 
 import json
-import os
 
 import pytest
-import yaml
 
 from ansible_collections.homelab.vaultwarden.plugins.action import vaultwarden_plan as action
 from ansible_collections.homelab.vaultwarden.plugins.module_utils import planner, settings
 from ansible_collections.homelab.vaultwarden.plugins.module_utils.planner import PlanError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-DEFAULTS = os.path.join(ROOT, "roles", "vaultwarden", "defaults", "main.yml")
-LIBRARIES = os.path.join(ROOT, "roles", "vaultwarden", "files", "official-images")
+from test_planner import libraries, request  # pylint: disable=import-error
+
 
 SMTP = {"host": "smtp.example.org", "port": 587, "security": "starttls", "from": "vault@example.org",
         "username": "vault", "password": "smtp-s3cret"}
@@ -22,21 +19,6 @@ PUSH = {"installation_id": "0f1e2d3c-id", "installation_key": "push-k3y"}
 SSO = {"authority": "https://auth.example.org/realms/home", "client_id": "vaultwarden", "client_secret": "sso-s3cret"}
 DOMAIN = {"vaultwarden_domain": "http://vault.example.org"}
 SECRET_VALUES = ("smtp-s3cret", "push-k3y", "sso-s3cret")
-
-
-def request(**overrides):
-    with open(DEFAULTS) as handle:
-        raw = yaml.safe_load(handle)
-    raw.update(overrides)
-    return planner.derive_request(raw)
-
-
-def libraries():
-    result = {}
-    for name in sorted(entry for entry in os.listdir(LIBRARIES) if entry != "SOURCE.md"):
-        with open(os.path.join(LIBRARIES, name)) as handle:
-            result[name] = handle.read()
-    return result
 
 
 def host():
