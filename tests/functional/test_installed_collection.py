@@ -117,6 +117,11 @@ ROLE_PLAY = """
         ({"vaultwarden_data_dir": "data"}, ["vaultwarden_data_dir", "named volume"]),
         ({"vaultwarden_purge_data": "maybe"}, ["vaultwarden_purge_data"]),
         ({"vaultwarden_http_port": "70000"}, ["vaultwarden_http_port", "1 to 65535"]),
+        # Added with the fleet and the typed settings, given as -e gives them (strings).
+        ({"vaultwarden_release_digests": '{"docker.io/vaultwarden/server:latest": "sha256:%s"}' % ("1" * 64)},
+         ["vaultwarden_release_digests", "without the registry host", "'vaultwarden/server:latest'"]),
+        ({"vaultwarden_version": "1.28.0", "vaultwarden_push": '{"installation_id": "i", "installation_key": "k"}'},
+         ["PUSH_ENABLED", "1.29.0", "vaultwarden_push"]),
     ],
 )
 def test_role_refuses_bad_requests_before_changing_anything(run_playbook, host_snapshot, tmp_path, extra, expected):
